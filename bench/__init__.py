@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): figures printed and appended to bench/results.csv, never asserted."""

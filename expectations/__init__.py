@@ -1,0 +1,1 @@
+"""Great Expectations 1.x suites, one per table, and the runner."""

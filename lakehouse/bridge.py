@@ -1,0 +1,320 @@
+"""Spark reads and writes Delta tables through delta-rs (DESIGN.md, Storage).
+
+Reads take the snapshot's file list from delta-rs (partition-pruned) and hand it to
+``spark.read.parquet`` where Spark can reach the files, go through Arrow where it
+cannot (S3 without the s3a jars), and use ``format("delta")`` only where the session
+has delta-spark configured. Never ``spark.read.parquet(<table dir>)``: that would also
+see files the log has removed.
+
+Writes go through delta-rs too: small results as Arrow, large results as Parquet files
+written by the executors in parallel into a staging folder and committed by this
+process in one delta-rs transaction, with the same slice semantics as
+:meth:`lakehouse.delta.Lake.replace_slice`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake.exceptions import CommitFailedError
+from deltalake.transaction import AddAction
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+from lakehouse import storage
+from lakehouse.conform import check_schema
+from lakehouse.delta import COMMIT_ATTEMPTS, STAGING, Filters, Lake, TableRef, slice_date, slice_predicate
+from lakehouse.errors import PartitionValueError
+from lakehouse.spark import delta_configured
+
+log = logging.getLogger(__name__)
+
+
+# -- reads ---------------------------------------------------------------------------
+def spark_uri(uri: str) -> str:
+    """The URI Spark's Hadoop filesystems understand for a lake path."""
+    if storage.is_s3(uri):
+        return "s3a://" + uri.split("://", 1)[1]
+    return "file://" + uri if uri.startswith("/") else uri
+
+
+def reaches_files(lake: Lake) -> bool:
+    """Whether Spark executors can open the lake's files directly."""
+    return not storage.is_s3(lake.root) or lake.settings.spark_s3a
+
+
+def spark_filter(filters: Filters) -> Column:
+    """Tuple filters (a list is AND, a list of lists is OR of ANDs) as a Spark condition."""
+    ops = {
+        "=": lambda c, v: c == v,
+        "==": lambda c, v: c == v,
+        "!=": lambda c, v: c != v,
+        "<": lambda c, v: c < v,
+        "<=": lambda c, v: c <= v,
+        ">": lambda c, v: c > v,
+        ">=": lambda c, v: c >= v,
+        "in": lambda c, v: c.isin(list(v)),
+        "not in": lambda c, v: ~c.isin(list(v)),
+    }
+    groups = filters if filters and isinstance(filters[0], list) else [filters]
+
+    def conjunction(group) -> Column:
+        condition = F.lit(True)
+        for name, op, value in group:
+            condition = condition & ops[op.lower()](F.col(name), value)
+        return condition
+
+    condition = conjunction(groups[0])
+    for group in groups[1:]:
+        condition = condition | conjunction(group)
+    return condition
+
+
+def read_table(
+    spark: SparkSession,
+    lake: Lake,
+    table: TableRef,
+    *,
+    version: int | None = None,
+    filters: Filters | None = None,
+    columns: Sequence[str] | None = None,
+) -> DataFrame:
+    """A table's current snapshot (or ``version``) as a Spark DataFrame, in catalog column order."""
+    spec = lake.spec(table)
+    uri = lake.uri(spec)
+    wanted = list(columns) if columns else spec.column_names
+    if not reaches_files(lake):
+        arrow = lake.read(spec, version=version, filters=filters, columns=wanted)  # filters rows exactly
+        log.debug("read %s into Spark through Arrow (%d rows)", spec.name, arrow.num_rows)
+        if arrow.num_rows == 0:
+            return spark.createDataFrame([], from_arrow_schema(arrow.schema))
+        return spark.createDataFrame(arrow)
+    if delta_configured(spark):
+        reader = spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        df = reader.load(spark_uri(uri))
+        route = "delta-spark"
+    else:
+        dtable = lake.delta_table(spec, version)
+        files = dtable.file_uris(file_pruning_predicate=filters or None)
+        schema = from_arrow_schema(spec.schema)
+        if files:
+            df = spark.read.schema(schema).option("basePath", spark_uri(uri)).parquet(*map(spark_uri, files))
+        else:
+            df = spark.createDataFrame([], schema)
+        route = f"file list ({len(files)} files, version {dtable.version()})"
+    if filters:
+        df = df.where(spark_filter(filters))
+    log.debug("read %s into Spark via %s", spec.name, route)
+    return df.select(*wanted)
+
+
+# -- writes --------------------------------------------------------------------------
+def _conformed(df: DataFrame, lake: Lake, table: TableRef) -> DataFrame:
+    """The DataFrame checked against the catalog schema, cast and ordered like it."""
+    spec = lake.spec(table)
+    check_schema(spec, to_arrow_schema(df.schema, timezone="UTC"))
+    target = from_arrow_schema(spec.schema)
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in target.fields])
+
+
+def write_table(
+    df: DataFrame,
+    lake: Lake,
+    table: TableRef,
+    *,
+    date: dt.date | str | None = None,
+    plant_ids: Sequence[str] | None = None,
+    via: Literal["arrow", "parquet"] = "arrow",
+    run_id: str | None = None,
+) -> int:
+    """Write a Spark result to a Delta table; returns the new version.
+
+    With ``date`` the result replaces that slice (and only ``plant_ids`` within it);
+    without, it is appended. ``via="arrow"`` collects the result to this process (small
+    results); ``via="parquet"`` lets the executors write Parquet in parallel and commits
+    their files in one transaction (large results). Where Spark cannot reach the lake's
+    files, ``parquet`` falls back to ``arrow``.
+    """
+    spec = lake.spec(table)
+    rows = _conformed(df, lake, spec)
+    if via == "parquet" and not reaches_files(lake):
+        log.info("%s: Spark cannot reach %s (no s3a); writing through Arrow", spec.name, lake.root)
+        via = "arrow"
+    if via == "arrow":
+        arrow = rows.toArrow()
+        if date is None:
+            return lake.append(spec, arrow, run_id=run_id)
+        return lake.replace_slice(spec, arrow, date, plant_ids, run_id=run_id)
+    if via != "parquet":
+        raise ValueError(f"via must be 'arrow' or 'parquet', not {via!r}")
+    return _write_parquet(rows, lake, spec, date, plant_ids, run_id)
+
+
+def _write_parquet(
+    rows: DataFrame,
+    lake: Lake,
+    spec,
+    date: Any,
+    plant_ids: Sequence[str] | None,
+    run_id: str | None,
+) -> int:
+    day = slice_date(date) if date is not None else None
+    predicate = slice_predicate(day, plant_ids) if day is not None else None  # validates the slice first
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        dtable = lake.ensure(spec)
+        write_id = uuid.uuid4().hex
+        staging = storage.join(lake.uri(spec), STAGING, write_id)
+        published: list[AddAction] = []
+        try:
+            rows.write.mode("errorifexists").partitionBy(*spec.partition_by).parquet(spark_uri(staging + "/new"))
+            new_files = _staged(lake, staging + "/new")
+            _check_slice(lake, spec, new_files, day, plant_ids)
+            published += _publish(lake, spec, new_files, write_id, "n")
+            if plant_ids is not None:
+                # The date's other plants are carried over: their rows are rewritten beside ours.
+                others = read_table(
+                    rows.sparkSession, lake, spec, version=dtable.version(), filters=[("date", "=", day)]
+                ).where(~F.col("plant_id").isin(list(plant_ids)))
+                others.write.mode("errorifexists").partitionBy(*spec.partition_by).parquet(spark_uri(staging + "/keep"))
+                published += _publish(lake, spec, _staged(lake, staging + "/keep"), write_id, "k")
+            dtable.create_write_transaction(
+                published,
+                mode="overwrite" if day is not None else "append",
+                schema=spec.schema,
+                partition_by=list(spec.partition_by) or None,
+                partition_filters=[("date", "=", day.isoformat())] if day is not None else None,
+                commit_properties=lake._commit(run_id, f"spark parquet {predicate or 'append'}"),
+            )
+        except CommitFailedError as exc:
+            _discard(lake, spec, published)
+            if attempt == COMMIT_ATTEMPTS:
+                raise
+            log.warning("%s: concurrent commit (%s); retrying (%d/%d)", spec.name, exc, attempt, COMMIT_ATTEMPTS)
+            time.sleep(0.2 * attempt)
+            continue
+        except BaseException:
+            _discard(lake, spec, published)
+            raise
+        finally:
+            storage.delete_dir(staging, lake.settings)
+        return lake._logged(spec, f"spark parquet write of {len(published)} files")
+    raise AssertionError("unreachable")
+
+
+StagedFile = tuple[str, dict[str, str]]
+
+
+def _staged(lake: Lake, staging: str) -> list[StagedFile]:
+    """The Parquet files the executors wrote, each with its partition values (from its path)."""
+    _, root = storage.filesystem(staging, lake.settings)
+    staged = []
+    for uri in storage.list_files(staging, lake.settings):
+        if not uri.endswith(".parquet"):
+            continue
+        path = uri.split("://", 1)[-1]
+        parts = path[len(root) :].strip("/").split("/")[:-1]
+        staged.append((path, dict(part.split("=", 1) for part in parts)))
+    return staged
+
+
+def _check_slice(lake: Lake, spec, files: list[StagedFile], day: dt.date | None, plant_ids) -> None:
+    """Every staged row must lie inside the slice it replaces (checked on the files, not by a Spark action)."""
+    if day is None:
+        return
+    fs, _ = storage.filesystem(lake.root, lake.settings)
+    wanted = set(plant_ids) if plant_ids is not None else None
+    for path, partition in files:
+        outside = None
+        if partition.get("date") != day.isoformat():
+            outside = f"date {partition.get('date')}"
+        elif wanted is not None:
+            plants = set(pq.read_table(path, columns=["plant_id"], filesystem=fs).column(0).unique().to_pylist())
+            if plants - wanted:
+                outside = f"plant_id {sorted(plants - wanted)[0]}"
+        if outside:
+            raise PartitionValueError(
+                f"{spec.name}: rows with {outside} lie outside the slice {slice_predicate(day, plant_ids)}; "
+                "nothing was written"
+            )
+
+
+def _publish(lake: Lake, spec, files: list[StagedFile], write_id: str, tag: str) -> list[AddAction]:
+    """Move staged files into the table and describe them as Delta add actions."""
+    fs, table_path = storage.filesystem(lake.uri(spec), lake.settings)
+    now_ms = int(time.time() * 1000)
+    actions = []
+    for index, (path, partition) in enumerate(files):
+        metadata = pq.read_metadata(path, filesystem=fs)
+        folder = "/".join(f"{k}={v}" for k, v in partition.items())
+        target = f"{folder}/part-{index:05d}-{write_id}-{tag}.snappy.parquet".lstrip("/")
+        fs.create_dir(f"{table_path}/{folder}".rstrip("/"), recursive=True)
+        fs.move(path, f"{table_path}/{target}")
+        actions.append(
+            AddAction(
+                path=target,
+                size=fs.get_file_info(f"{table_path}/{target}").size,
+                partition_values=partition,
+                modification_time=now_ms,
+                data_change=True,
+                stats=json.dumps(file_stats(metadata, spec.partition_by)),
+            )
+        )
+    return actions
+
+
+def _discard(lake: Lake, spec, actions: list[AddAction]) -> None:
+    """Delete published files whose commit did not happen (nothing references them)."""
+    fs, table_path = storage.filesystem(lake.uri(spec), lake.settings)
+    for action in actions:
+        try:
+            fs.delete_file(f"{table_path}/{action.path}")
+        except OSError:
+            pass
+
+
+def _stat_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(dt.UTC) if value.tzinfo else value
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return None
+    return value
+
+
+def file_stats(metadata: pq.FileMetaData, partition_by: Sequence[str] = ()) -> dict[str, Any]:
+    """Delta file statistics (numRecords, min, max, null counts) from a Parquet footer."""
+    schema = metadata.schema.to_arrow_schema()
+    mins: dict[str, Any] = {}
+    maxs: dict[str, Any] = {}
+    nulls: dict[str, int] = {}
+    for i, name in enumerate(schema.names):
+        if name in partition_by:
+            continue
+        stats = [metadata.row_group(g).column(i).statistics for g in range(metadata.num_row_groups)]
+        if not stats or any(s is None for s in stats):
+            continue
+        nulls[name] = sum(s.null_count for s in stats)
+        exact = all(getattr(s, "is_min_value_exact", True) and getattr(s, "is_max_value_exact", True) for s in stats)
+        with_values = [s for s in stats if s.has_min_max]
+        if exact and with_values and not pa.types.is_boolean(schema.field(name).type):
+            low = _stat_value(min(s.min for s in with_values))
+            high = _stat_value(max(s.max for s in with_values))
+            if low is not None and high is not None:
+                mins[name], maxs[name] = low, high
+    return {"numRecords": metadata.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls}

@@ -1,0 +1,400 @@
+"""Delta I/O through delta-rs, the lake's only writer.
+
+A :class:`Lake` is bound to one root (a folder or ``s3://bucket/prefix``). Tables are
+catalog specs; every write is validated against the spec before anything is written,
+and every nightly write replaces exactly one slice (``date = D`` and optionally
+``plant_id IN (...)``) so that re-running a night gives the same table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError
+from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
+
+from lakehouse import catalog, storage
+from lakehouse.catalog import TableSpec
+from lakehouse.conform import conform
+from lakehouse.errors import PartitionValueError, SchemaMismatchError, TableNotFoundError
+from lakehouse.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+#: Folder inside a table where Spark executors stage Parquet files before delta-rs commits them.
+STAGING = "_staging"
+
+#: Table properties every table is created with (plain Delta that BI readers such as Athena read).
+TABLE_CONFIGURATION = {
+    "delta.checkpointInterval": "10",
+    "delta.logRetentionDuration": "interval 30 days",
+    "delta.deletedFileRetentionDuration": "interval 7 days",
+}
+
+#: How often a write whose commit lost to a concurrent, conflicting commit is redone.
+COMMIT_ATTEMPTS = 5
+
+#: Default vacuum retention: keeps time travel for 7 days.
+VACUUM_RETENTION_HOURS = 168
+
+Filters = list[tuple[str, str, Any]] | list[list[tuple[str, str, Any]]]
+TableRef = TableSpec | str
+
+
+def slice_date(value: Any) -> dt.date:
+    """A slice's ``date`` value: a ``datetime.date`` or an ISO ``YYYY-MM-DD`` string, nothing else."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise PartitionValueError(f"a slice's date must be a date or 'YYYY-MM-DD', got {type(value).__name__} {value!r}")
+
+
+def _sql_literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def slice_predicate(date: Any, plant_ids: Sequence[str] | None = None) -> str:
+    """The SQL predicate naming one slice: ``date = 'D' [AND plant_id IN (...)]``."""
+    predicate = f"date = '{slice_date(date).isoformat()}'"
+    if plant_ids is not None:
+        if isinstance(plant_ids, str) or not plant_ids or not all(isinstance(p, str) for p in plant_ids):
+            raise PartitionValueError(f"plant_ids must be a non-empty list of strings, got {plant_ids!r}")
+        predicate += " AND plant_id IN (" + ", ".join(_sql_literal(p) for p in sorted(set(plant_ids))) + ")"
+    return predicate
+
+
+def _slice_check(spec: TableSpec, date: dt.date, plant_ids: Sequence[str] | None):
+    """A batch check: every row must lie inside the slice it replaces."""
+    wanted_plants = pa.array(sorted(set(plant_ids)), pa.string()) if plant_ids is not None else None
+
+    def check(batch: pa.RecordBatch) -> None:
+        outside = pc.not_equal(batch.column("date"), pa.scalar(date, pa.date32()))
+        if wanted_plants is not None:
+            outside = pc.or_(outside, pc.invert(pc.is_in(batch.column("plant_id"), value_set=wanted_plants)))
+        bad = pc.sum(pc.cast(pc.fill_null(outside, True), pa.int64())).as_py() or 0
+        if bad:
+            index = pc.index(pc.fill_null(outside, True), True).as_py()
+            row = {k: v for k, v in batch.slice(index, 1).to_pylist()[0].items() if k in ("date", "plant_id")}
+            raise PartitionValueError(
+                f"{spec.name}: {bad} rows lie outside the slice {slice_predicate(date, plant_ids)} "
+                f"(first: {row}); nothing was written"
+            )
+
+    return check
+
+
+class Lake:
+    """The lake under one root URI; every table path is ``<root>/<layer>/<table>``."""
+
+    def __init__(self, root: str | None = None, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self.root = (root or self.settings.lake_uri).rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"Lake({self.root!r})"
+
+    # -- locations -------------------------------------------------------------------
+    @staticmethod
+    def spec(table: TableRef) -> TableSpec:
+        return table if isinstance(table, TableSpec) else catalog.get(table)
+
+    def uri(self, table: TableRef) -> str:
+        return storage.join(self.root, self.spec(table).path)
+
+    @property
+    def storage_options(self) -> dict[str, str] | None:
+        return storage.delta_storage_options(self.root, self.settings)
+
+    def exists(self, table: TableRef) -> bool:
+        return storage.exists(storage.join(self.uri(table), "_delta_log"), self.settings)
+
+    def delta_table(self, table: TableRef, version: int | str | dt.datetime | None = None) -> DeltaTable:
+        """The table's current snapshot, or an older one (``version`` number or timestamp)."""
+        uri = self.uri(table)
+        try:
+            dtable = DeltaTable(uri, storage_options=self.storage_options)
+        except DeltaTableNotFound:
+            raise TableNotFoundError(f"{self.spec(table).name}: no Delta table at {uri}") from None
+        if version is not None:
+            dtable.load_as_version(version)
+        return dtable
+
+    def ensure(self, table: TableRef) -> DeltaTable:
+        """Create the table from its catalog spec if it does not exist yet."""
+        spec = self.spec(table)
+        try:
+            return self.delta_table(spec)
+        except TableNotFoundError:
+            pass
+        try:
+            return DeltaTable.create(
+                self.uri(spec),
+                spec.schema,
+                mode="ignore",
+                partition_by=list(spec.partition_by) or None,
+                name=spec.table,
+                description=spec.description,
+                configuration=TABLE_CONFIGURATION,
+                storage_options=self.storage_options,
+            )
+        except Exception:  # another process created it first: its table is ours too
+            return self.delta_table(spec)
+
+    @staticmethod
+    def _commit(run_id: str | None, operation: str) -> CommitProperties:
+        metadata = {"plantlake.operation": operation}
+        if run_id:
+            metadata["plantlake.run_id"] = run_id
+        return CommitProperties(custom_metadata=metadata, max_commit_retries=25)
+
+    # -- writes ----------------------------------------------------------------------
+    def append(self, table: TableRef, data: Any, *, run_id: str | None = None) -> int:
+        """Append rows; returns the new version."""
+        spec = self.spec(table)
+        rows = conform(spec, data)
+        dtable = self.ensure(spec)
+        write_deltalake(
+            dtable,
+            rows,
+            mode="append",
+            partition_by=list(spec.partition_by) or None,
+            commit_properties=self._commit(run_id, "append"),
+        )
+        return self._logged(spec, "append")
+
+    def replace_slice(
+        self,
+        table: TableRef,
+        data: Any,
+        date: dt.date | str,
+        plant_ids: Sequence[str] | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> int:
+        """Replace exactly the rows of ``date`` (and ``plant_ids``) with ``data``; returns the new version.
+
+        Every row of ``data`` must lie inside the slice; empty ``data`` deletes the slice.
+        Other dates, and other plants of the same date, stay byte-for-byte as they were.
+        """
+        spec = self.spec(table)
+        if "date" not in spec.partition_by:
+            raise PartitionValueError(f"{spec.name} is not partitioned by date; use append or merge")
+        if plant_ids is not None and "plant_id" not in spec.column_names:
+            raise PartitionValueError(f"{spec.name} has no plant_id column to narrow the slice")
+        day = slice_date(date)
+        predicate = slice_predicate(day, plant_ids)
+        rows = conform(spec, data, _slice_check(spec, day, plant_ids))
+        self._retry_conflicts(
+            spec,
+            rows,
+            lambda: write_deltalake(
+                self.ensure(spec),
+                rows,
+                mode="overwrite",
+                predicate=predicate,
+                partition_by=list(spec.partition_by),
+                commit_properties=self._commit(run_id, f"replace {predicate}"),
+            ),
+        )
+        return self._logged(spec, f"replace {predicate}")
+
+    def merge(self, table: TableRef, data: Any, *, run_id: str | None = None) -> int:
+        """Upsert on the natural key: matching rows are updated, new keys inserted."""
+        spec = self.spec(table)
+        if not spec.natural_key:
+            raise SchemaMismatchError(f"{spec.name} declares no natural key to merge on")
+        rows = conform(spec, data)
+        if isinstance(rows, pa.RecordBatchReader):
+            rows = rows.read_all()
+        keys = list(spec.natural_key)
+        dup = rows.group_by(keys).aggregate([([], "count_all")]).filter(pc.field("count_all") > 1)
+        if dup.num_rows:
+            example = {k: dup.column(k)[0].as_py() for k in keys}
+            raise SchemaMismatchError(
+                f"{spec.name}: {dup.num_rows} natural keys appear twice in the data (first: {example})"
+            )
+        on = " AND ".join(
+            f"t.{k} = s.{k}" if not spec.column(k).nullable else f"(t.{k} IS NOT DISTINCT FROM s.{k})" for k in keys
+        )
+        self._retry_conflicts(
+            spec,
+            rows,
+            lambda: (
+                self.ensure(spec)
+                .merge(
+                    rows,
+                    predicate=on,
+                    source_alias="s",
+                    target_alias="t",
+                    commit_properties=self._commit(run_id, "merge"),
+                )
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            ),
+        )
+        return self._logged(spec, "merge")
+
+    @staticmethod
+    def _retry_conflicts(spec: TableSpec, rows: Any, write) -> None:
+        """Run ``write``; if a concurrent commit conflicts with it, redo it on the new snapshot.
+
+        Replacing a slice or merging is idempotent, so redoing it after another writer
+        won gives the table the writer meant. A stream cannot be replayed: it is not retried.
+        """
+        attempts = COMMIT_ATTEMPTS if isinstance(rows, pa.Table) else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                write()
+                return
+            except CommitFailedError as exc:
+                if attempt == attempts:
+                    raise
+                log.warning(
+                    "%s: commit conflict (%s); retrying on the new snapshot (%d/%d)", spec.name, exc, attempt, attempts
+                )
+                time.sleep(0.1 * attempt)
+
+    def _logged(self, spec: TableSpec, what: str) -> int:
+        version = self.version(spec)
+        log.info("%s: %s -> version %s", spec.name, what, version)
+        return version
+
+    # -- reads -----------------------------------------------------------------------
+    def read(
+        self,
+        table: TableRef,
+        *,
+        version: int | str | dt.datetime | None = None,
+        filters: Filters | None = None,
+        columns: Sequence[str] | None = None,
+        missing_ok: bool = False,
+    ) -> pa.Table:
+        """The rows of the current snapshot (or of ``version``) as Arrow.
+
+        ``filters`` are tuples ``(column, op, value)`` (a list is AND, a list of lists is OR
+        of ANDs): partition filters prune files, all filters are applied to rows exactly.
+        """
+        spec = self.spec(table)
+        try:
+            dtable = self.delta_table(spec, version)
+        except TableNotFoundError:
+            if missing_ok and version is None:
+                empty = spec.schema.empty_table()
+                return empty.select(list(columns)) if columns else empty
+            raise
+        dataset = dtable.to_pyarrow_dataset(
+            file_pruning_predicate=filters or None,
+            filesystem=storage.subtree(self.uri(spec), self.settings),
+        )
+        expression = pq.filters_to_expression(filters) if filters else None
+        result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
+        wanted = list(columns) if columns else spec.column_names
+        return result.select([c for c in wanted if c in result.column_names])
+
+    def read_pandas(self, table: TableRef, **kwargs: Any):
+        return self.read(table, **kwargs).to_pandas()
+
+    def read_polars(self, table: TableRef, **kwargs: Any):
+        import polars as pl
+
+        return pl.from_arrow(self.read(table, **kwargs))
+
+    def version(self, table: TableRef) -> int | None:
+        """Current version, or ``None`` when the table does not exist yet."""
+        try:
+            return self.delta_table(table).version()
+        except TableNotFoundError:
+            return None
+
+    def history(self, table: TableRef, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commits, newest first: version, timestamp, operation, parameters, metrics."""
+        return self.delta_table(table).history(limit)
+
+    def file_count(self, table: TableRef) -> int:
+        return len(self.delta_table(table).file_uris())
+
+    # -- maintenance -----------------------------------------------------------------
+    def optimize(self, table: TableRef, *, target_size: int = 256 * 1024 * 1024) -> dict[str, Any]:
+        """Compact small files into ``target_size`` files, partition by partition."""
+        spec = self.spec(table)
+        return self._maintain(spec, "optimize", lambda d: d.optimize.compact(target_size=target_size))
+
+    def vacuum(self, table: TableRef, *, retention_hours: int = VACUUM_RETENTION_HOURS) -> dict[str, Any]:
+        """Delete files no snapshot younger than ``retention_hours`` needs (time travel keeps that long)."""
+        spec = self.spec(table)
+
+        def run(dtable: DeltaTable) -> dict[str, Any]:
+            deleted = dtable.vacuum(
+                retention_hours=retention_hours,
+                dry_run=False,
+                enforce_retention_duration=retention_hours >= VACUUM_RETENTION_HOURS,
+            )
+            staging = self._clear_staging(spec, retention_hours)
+            return {"numFilesDeleted": len(deleted) + staging, "retentionHours": retention_hours}
+
+        return self._maintain(spec, "vacuum", run)
+
+    def _clear_staging(self, spec: TableSpec, retention_hours: int) -> int:
+        """Delete staged Spark output older than the retention (left by a killed write)."""
+        fs, path = storage.filesystem(storage.join(self.uri(spec), STAGING), self.settings)
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(hours=retention_hours)
+        selector = pafs.FileSelector(path, recursive=True, allow_not_found=True)
+        old = [
+            i.path
+            for i in fs.get_file_info(selector)
+            if i.type == pafs.FileType.File and i.mtime is not None and i.mtime.astimezone(dt.UTC) < cutoff
+        ]
+        for file_path in old:
+            fs.delete_file(file_path)
+        return len(old)
+
+    def checkpoint(self, table: TableRef) -> dict[str, Any]:
+        """Write a log checkpoint and drop log files older than the log retention."""
+        spec = self.spec(table)
+
+        def run(dtable: DeltaTable) -> dict[str, Any]:
+            dtable.create_checkpoint()
+            dtable.cleanup_metadata()
+            return {}
+
+        return self._maintain(spec, "checkpoint", run)
+
+    def _maintain(self, spec: TableSpec, operation: str, run) -> dict[str, Any]:
+        dtable = self.delta_table(spec)
+        before = dtable.version()
+        started = dt.datetime.now(dt.UTC)
+        t0 = time.monotonic()
+        metrics = dict(run(dtable) or {})
+        after = self.version(spec)
+        metrics.update(version_before=before, version_after=after)
+        log.info("%s: %s %s", spec.name, operation, json.dumps(metrics, default=str))
+        if spec.name != "ops.table_maintenance":
+            record = {
+                "date": [started.date()],
+                "table_name": [spec.name],
+                "operation": [operation],
+                "started_at": [started],
+                "duration_s": [int(time.monotonic() - t0)],
+                "version_before": [before],
+                "version_after": [after],
+                "files_added": [metrics.get("numFilesAdded")],
+                "files_removed": [metrics.get("numFilesRemoved", metrics.get("numFilesDeleted"))],
+                "details": [json.dumps(metrics, default=str)],
+            }
+            self.append("ops.table_maintenance", pa.table(record))
+        return metrics

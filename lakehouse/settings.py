@@ -1,0 +1,118 @@
+"""Every setting of plantlake, read from the environment once, with defaults that need no server.
+
+One machine needs nothing: the lake and the landing zone are folders under
+``PLANTLAKE_HOME`` and MLflow tracks into a SQLite file there. Each server it can use
+(S3, a Spark cluster, an MLflow server) is switched on by an environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+#: Variables whose values are secrets: never logged, never shown, never sent to MLflow.
+SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PLANTLAKE_ALERT_WEBHOOK_TOKEN")
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Credentials and endpoint of an S3-compatible store, from the standard ``AWS_*`` variables."""
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+
+    @property
+    def allow_http(self) -> bool:
+        return bool(self.endpoint_url and self.endpoint_url.startswith("http://"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration; build it with :meth:`from_env`."""
+
+    home: Path
+    lake_uri: str
+    landing_uri: str
+    spark_master: str = "local[*]"
+    spark_remote: str | None = None
+    spark_driver_memory: str = "4g"
+    spark_ui: bool = True
+    spark_delta: bool = False
+    spark_s3a: bool = False
+    spark_jars: str | None = None
+    spark_cores: int = 2
+    mlflow_tracking_uri: str = ""
+    s3: S3Settings = field(default_factory=S3Settings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("PLANTLAKE_HOME") or ".plantlake").expanduser().resolve()
+        return cls(
+            home=home,
+            lake_uri=_normalise_uri(env.get("PLANTLAKE_LAKE_URI") or str(home / "lake")),
+            landing_uri=_normalise_uri(env.get("PLANTLAKE_LANDING_URI") or str(home / "landing")),
+            spark_master=env.get("PLANTLAKE_SPARK_MASTER") or "local[*]",
+            spark_remote=env.get("SPARK_REMOTE") or None,
+            spark_driver_memory=env.get("PLANTLAKE_SPARK_DRIVER_MEMORY") or "4g",
+            spark_ui=_flag(env.get("PLANTLAKE_SPARK_UI"), True),
+            spark_delta=_flag(env.get("PLANTLAKE_SPARK_DELTA"), False),
+            spark_s3a=_flag(env.get("PLANTLAKE_SPARK_S3A"), False),
+            spark_jars=env.get("PLANTLAKE_SPARK_JARS") or None,
+            spark_cores=int(env.get("PLANTLAKE_SPARK_CORES") or os.cpu_count() or 2),
+            mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
+            s3=S3Settings(
+                access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+                secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+                session_token=env.get("AWS_SESSION_TOKEN") or None,
+                region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+                endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+            ),
+        )
+
+    def describe(self) -> dict[str, str]:
+        """The settings as display strings, secrets masked: what `plantlake settings` prints."""
+        shown: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, S3Settings):
+                shown["s3.endpoint_url"] = value.endpoint_url or "(AWS default)"
+                shown["s3.region"] = value.region
+                shown["s3.access_key_id"] = value.access_key_id or "(not set)"
+                shown["s3.secret_access_key"] = "***" if value.secret_access_key else "(not set)"
+            else:
+                shown[f.name] = "(not set)" if value is None else str(value)
+        return shown
+
+
+def _normalise_uri(uri: str) -> str:
+    """``s3a://`` and ``s3://`` name the same store; local paths become absolute."""
+    if uri.startswith("s3a://"):
+        uri = "s3://" + uri[len("s3a://") :]
+    if uri.startswith("file://"):
+        uri = uri[len("file://") :]
+    if "://" in uri:
+        return uri.rstrip("/")
+    return str(Path(uri).expanduser().resolve())
+
+
+def get_settings() -> Settings:
+    """The settings of this process (read fresh each call: tests and CLI flags change the env)."""
+    return Settings.from_env()
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The secret values present in the environment, for redaction."""
+    env = os.environ if environ is None else environ
+    return [env[name] for name in SECRET_VARIABLES if env.get(name)]

@@ -1,0 +1,101 @@
+"""The Spark session: local by default, a cluster or Spark Connect server by setting.
+
+``local[*]`` needs nothing; ``PLANTLAKE_SPARK_MASTER=spark://host:7077`` runs on a
+standalone cluster; ``SPARK_REMOTE=sc://host:15002`` talks to a Spark Connect server.
+Every session uses UTC and writes TIMESTAMP_MICROS, so Spark and delta-rs agree on time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from lakehouse.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+
+
+def base_config(settings: Settings) -> dict[str, str]:
+    """The configuration every plantlake session gets."""
+    shuffle = max(2, settings.spark_cores * 2)
+    config = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.parquet.compression.codec": "snappy",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        "spark.sql.shuffle.partitions": str(shuffle),
+        "spark.default.parallelism": str(shuffle),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.ui.enabled": "true" if settings.spark_ui else "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    if settings.spark_jars:
+        config["spark.jars"] = settings.spark_jars
+    if settings.spark_delta:
+        config["spark.sql.extensions"] = DELTA_EXTENSION
+        config["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    if settings.spark_s3a:
+        s3 = settings.s3
+        config.update(
+            {
+                "spark.hadoop.fs.s3a.path.style.access": "true",
+                "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+                "spark.hadoop.fs.s3a.connection.ssl.enabled": "false" if s3.allow_http else "true",
+            }
+        )
+        if s3.endpoint_url:
+            config["spark.hadoop.fs.s3a.endpoint"] = s3.endpoint_url
+        if s3.access_key_id and s3.secret_access_key:
+            config["spark.hadoop.fs.s3a.access.key"] = s3.access_key_id
+            config["spark.hadoop.fs.s3a.secret.key"] = s3.secret_access_key
+    return config
+
+
+def session(settings: Settings | None = None, app_name: str = "plantlake") -> SparkSession:
+    """The process's Spark session (created on first use, then reused)."""
+    settings = settings or get_settings()
+    if settings.spark_remote:
+        log.info("Spark Connect session at %s", settings.spark_remote)
+        return SparkSession.builder.remote(settings.spark_remote).appName(app_name).getOrCreate()
+
+    # Executors run the same Python as the driver, also on a standalone cluster.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if settings.spark_master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+    builder = SparkSession.builder.master(settings.spark_master).appName(app_name)
+    builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
+    if settings.spark_master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    for key, value in base_config(settings).items():
+        builder = builder.config(key, value)
+    if settings.spark_delta and not settings.spark_jars:
+        from delta import configure_spark_with_delta_pip
+
+        builder = configure_spark_with_delta_pip(builder)  # resolves the jars from Maven
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    log.info("Spark session on %s (Spark %s)", settings.spark_master, spark.version)
+    return spark
+
+
+def is_connect(spark: SparkSession) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def delta_configured(spark: SparkSession) -> bool:
+    """Whether this session reads Delta natively (delta-spark extension configured)."""
+    try:
+        return DELTA_EXTENSION in (spark.conf.get("spark.sql.extensions", "") or "")
+    except Exception:  # a Connect server may refuse to show static config
+        return False

@@ -1,0 +1,1 @@
+"""Features, training, evaluation, registry, scoring, the cost model and alerts."""

@@ -1,0 +1,1 @@
+"""Dagster definitions and the plantlake command line: the top layer, imported by nothing."""

@@ -1,0 +1,1 @@
+"""Feeds: contracts, source mappings, the landing-zone reader and the network simulator."""

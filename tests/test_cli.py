@@ -1,0 +1,77 @@
+"""The plantlake command line: --help everywhere, settings masked, lake commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from lakehouse.delta import Lake
+from orchestration.cli import app
+
+runner = CliRunner()
+
+
+def command_names() -> list[str]:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return sorted(group.commands)
+
+
+def test_console_script_is_installed():
+    done = subprocess.run(
+        ["plantlake", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]},
+    )
+    assert done.returncode == 0 and "settings" in done.stdout
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_every_command_has_help(name):
+    result = runner.invoke(app, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_settings_masks_secrets(monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "super-secret-value")
+    result = runner.invoke(app, ["settings"])
+    assert result.exit_code == 0
+    assert "super-secret-value" not in result.output
+    assert "***" in result.output
+
+
+def test_tables_history_and_maintain(monkeypatch, tmp_path):
+    monkeypatch.setenv("PLANTLAKE_LAKE_URI", str(tmp_path / "lake"))
+    lake = Lake()
+    now = dt.datetime.now(dt.UTC)
+    for i in range(3):
+        row = {
+            "date": [now.date()],
+            "table_name": [f"t{i}"],
+            "operation": ["optimize"],
+            "started_at": [now],
+            "duration_s": [1],
+            "version_before": [0],
+            "version_after": [1],
+            "files_added": [1],
+            "files_removed": [2],
+            "details": ["{}"],
+        }
+        lake.append("ops.table_maintenance", pa.table(row))
+    result = runner.invoke(app, ["tables", "--layer", "ops"])
+    assert result.exit_code == 0 and "ops.table_maintenance" in result.output
+    result = runner.invoke(app, ["history", "ops.table_maintenance"])
+    assert result.exit_code == 0 and "WRITE" in result.output
+    result = runner.invoke(app, ["maintain", "ops.table_maintenance", "--vacuum-hours", "168"])
+    assert result.exit_code == 0, result.output
+    assert "3 files compacted into 1" in result.output
+    assert lake.file_count("ops.table_maintenance") == 1

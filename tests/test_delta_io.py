@@ -1,0 +1,244 @@
+"""Delta I/O through delta-rs, each test on local disk and on the real S3 server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
+import pytest
+
+from lakehouse import storage
+from lakehouse.errors import PartitionValueError, SchemaMismatchError, TableNotFoundError
+from tests.lakedata import READINGS, START, readings, sorted_rows
+
+D1, D2, D3 = START, START + dt.timedelta(days=1), START + dt.timedelta(days=2)
+
+
+def partition_bytes(lake, day: dt.date) -> dict[str, str]:
+    """sha256 of every data file of one date partition in the current snapshot."""
+    files = lake.delta_table(READINGS).file_uris(file_pruning_predicate=[("date", "=", day)])
+    return {f: hashlib.sha256(storage.read_bytes(f, lake.settings)).hexdigest() for f in files}
+
+
+def test_append_and_read_back_as_arrow_pandas_polars(lake):
+    data = pa.concat_tables([readings(D1, ["P01", "P02"]), readings(D2, ["P01"])])
+    version = lake.append(READINGS, data)
+    assert version == 1  # 0 is the creation from the catalog schema
+    back = lake.read(READINGS)
+    assert back.schema.names == READINGS.column_names
+    assert sorted_rows(back) == sorted_rows(data)
+    assert isinstance(lake.read_pandas(READINGS), pd.DataFrame)
+    assert lake.read_polars(READINGS).height == data.num_rows
+    only_d2 = lake.read(READINGS, filters=[("date", "=", D2)], columns=["plant_id", "value"])
+    assert only_d2.column_names == ["plant_id", "value"]
+    assert only_d2.num_rows == readings(D2, ["P01"]).num_rows
+    high = lake.read(READINGS, filters=[("value", ">", 5.0)])
+    assert high.num_rows == sum(1 for r in data.to_pylist() if r["value"] > 5.0)
+
+
+def test_written_table_carries_catalog_metadata(lake):
+    lake.append(READINGS, readings(D1, ["P01"]))
+    dtable = lake.delta_table(READINGS)
+    assert dtable.metadata().partition_columns == ["date"]
+    assert dtable.metadata().description == READINGS.description
+    fields = {f["name"]: f for f in json.loads(dtable.schema().to_json())["fields"]}
+    assert fields["value"]["metadata"]["comment"] == "Reading [mm/s]"
+    assert fields["plant_id"]["nullable"] is False
+
+
+def test_replacing_a_date_leaves_other_dates_byte_for_byte(lake):
+    for day in (D1, D2, D3):
+        lake.append(READINGS, readings(day, ["P01", "P02"]))
+    before = {day: partition_bytes(lake, day) for day in (D1, D3)}
+    new = readings(D2, ["P01", "P02"], seed=99)
+    lake.replace_slice(READINGS, new, D2)
+    assert {day: partition_bytes(lake, day) for day in (D1, D3)} == before
+    assert sorted_rows(lake.read(READINGS, filters=[("date", "=", D2)])) == sorted_rows(new)
+
+
+def test_replacing_date_and_plant_leaves_other_plants(lake):
+    original = readings(D1, ["P01", "P02", "P03"])
+    lake.append(READINGS, original)
+    lake.append(READINGS, readings(D2, ["P01", "P02", "P03"]))
+    other_day = partition_bytes(lake, D2)
+    new_p02 = readings(D1, ["P02"], machines=5, seed=7)
+    lake.replace_slice(READINGS, new_p02, D1, ["P02"])
+    after = lake.read(READINGS, filters=[("date", "=", D1)])
+    kept = original.filter(pa.compute.not_equal(original.column("plant_id"), "P02"))
+    expected = pa.concat_tables([kept, new_p02])
+    assert sorted_rows(after) == sorted_rows(expected)
+    assert partition_bytes(lake, D2) == other_day
+
+
+def test_replacing_a_slice_twice_gives_the_same_table(lake):
+    lake.append(READINGS, readings(D1, ["P01", "P02"]))
+    new = readings(D1, ["P01"], seed=3)
+    lake.replace_slice(READINGS, new, D1, ["P01"])
+    once = sorted_rows(lake.read(READINGS))
+    lake.replace_slice(READINGS, new, "2026-01-01", ["P01"])
+    assert sorted_rows(lake.read(READINGS)) == once
+
+
+def test_replacing_with_no_rows_deletes_the_slice(lake):
+    lake.append(READINGS, readings(D1, ["P01", "P02"]))
+    lake.replace_slice(READINGS, READINGS.schema.empty_table(), D1, ["P02"])
+    assert set(lake.read(READINGS).column("plant_id").to_pylist()) == {"P01"}
+
+
+def test_merge_upserts_on_the_natural_key(lake):
+    first = readings(D1, ["P01"], machines=2, per_machine=2)
+    lake.merge(READINGS, first)
+    changed = first.slice(0, 1).set_column(4, "value", pa.array([42.0]))
+    added = readings(D2, ["P01"], machines=1, per_machine=1)
+    lake.merge(READINGS, pa.concat_tables([changed, added]))
+    rows = lake.read(READINGS)
+    assert rows.num_rows == first.num_rows + added.num_rows
+    key = first.slice(0, 1).to_pylist()[0]
+    match = [r for r in rows.to_pylist() if (r["machine_id"], r["ts"]) == (key["machine_id"], key["ts"])]
+    assert [r["value"] for r in match] == [42.0]
+
+
+def test_merge_refuses_duplicate_keys(lake):
+    dup = pa.concat_tables([readings(D1, ["P01"], machines=1, per_machine=1)] * 2)
+    with pytest.raises(SchemaMismatchError, match="natural keys appear twice"):
+        lake.merge(READINGS, dup)
+
+
+def test_schema_mismatch_fails_before_writing(lake):
+    lake.append(READINGS, readings(D1, ["P01"]))
+    version = lake.version(READINGS)
+    good = readings(D2, ["P01"])
+    bad = good.drop_columns(["count"]).append_column("extra", pa.array([1] * good.num_rows))
+    bad = bad.set_column(bad.schema.get_field_index("value"), "value", pa.array(["x"] * good.num_rows))
+    with pytest.raises(SchemaMismatchError) as err:
+        lake.append(READINGS, bad)
+    message = str(err.value)
+    assert "missing columns count" in message
+    assert "unexpected columns extra" in message
+    assert "value: expected double, got string" in message
+    with pytest.raises(SchemaMismatchError, match="plant_id is declared not null"):
+        lake.append(READINGS, good.set_column(1, "plant_id", pa.array([None] * good.num_rows, pa.string())))
+    assert lake.version(READINGS) == version
+
+
+def test_lossless_variants_are_accepted(lake):
+    """Polars large strings, narrower ints, nanosecond UTC timestamps: cast, not refused."""
+    data = readings(D1, ["P01"])
+    frame = pl.from_arrow(data).with_columns(pl.col("count").cast(pl.Int32), pl.col("ts").dt.cast_time_unit("ns"))
+    lake.append(READINGS, frame)
+    assert sorted_rows(lake.read(READINGS)) == sorted_rows(data)
+    naive = data.set_column(3, "ts", data.column("ts").cast(pa.timestamp("us")))
+    with pytest.raises(SchemaMismatchError, match="ts: expected timestamp"):
+        lake.append(READINGS, naive)
+
+
+@pytest.mark.parametrize("bad_date", [20260102, dt.datetime(2026, 1, 2), "02.01.2026", None])
+def test_wrong_typed_partition_value_is_an_error_not_an_overwrite(lake, bad_date):
+    lake.append(READINGS, pa.concat_tables([readings(D1, ["P01"]), readings(D2, ["P01"])]))
+    version, rows = lake.version(READINGS), sorted_rows(lake.read(READINGS))
+    with pytest.raises(PartitionValueError, match="date must be a date"):
+        lake.replace_slice(READINGS, readings(D2, ["P01"], seed=5), bad_date)
+    assert lake.version(READINGS) == version
+    assert sorted_rows(lake.read(READINGS)) == rows
+
+
+def test_rows_outside_the_slice_are_refused(lake):
+    lake.append(READINGS, readings(D1, ["P01", "P02"]))
+    version = lake.version(READINGS)
+    with pytest.raises(PartitionValueError, match="outside the slice"):
+        lake.replace_slice(READINGS, readings(D2, ["P01"]), D1)
+    with pytest.raises(PartitionValueError, match="outside the slice"):
+        lake.replace_slice(READINGS, readings(D1, ["P01", "P02"]), D1, ["P01"])
+    with pytest.raises(PartitionValueError, match="non-empty list"):
+        lake.replace_slice(READINGS, readings(D1, ["P01"]), D1, "P01")
+    assert lake.version(READINGS) == version
+
+
+def test_time_travel_history_and_maintenance(lake):
+    lake.append(READINGS, readings(D1, ["P01"]))
+    v1_rows = sorted_rows(lake.read(READINGS))
+    for seed in range(4):
+        lake.append(READINGS, readings(D2, [f"P{seed + 10}"]))
+    lake.replace_slice(READINGS, readings(D1, ["P01"], seed=11), D1)
+    assert sorted_rows(lake.read(READINGS, version=1)) == v1_rows
+    history = lake.history(READINGS)
+    assert [h["version"] for h in history][:2] == [6, 5]
+    assert history[0]["operation"] == "WRITE"
+    assert history[0]["plantlake.operation"].startswith("replace date = '2026-01-01'")
+
+    current = sorted_rows(lake.read(READINGS))
+    files_before = lake.file_count(READINGS)
+    metrics = lake.optimize(READINGS)
+    assert metrics["numFilesRemoved"] == 4 and metrics["numFilesAdded"] == 1
+    assert lake.file_count(READINGS) == files_before - 3
+    assert sorted_rows(lake.read(READINGS)) == current
+
+    # A retention of 0 hours deletes every file the current snapshot does not use.
+    vacuumed = lake.vacuum(READINGS, retention_hours=0)
+    assert vacuumed["numFilesDeleted"] == 5  # the 4 compacted files and D1's replaced one
+    assert sorted_rows(lake.read(READINGS)) == current
+    lake.checkpoint(READINGS)
+    log = lake.read("ops.table_maintenance")
+    assert sorted(log.column("operation").to_pylist()) == ["checkpoint", "optimize", "vacuum"]
+    assert set(log.column("table_name").to_pylist()) == {READINGS.name}
+
+
+def test_missing_table(lake):
+    with pytest.raises(TableNotFoundError, match="no Delta table"):
+        lake.read(READINGS)
+    assert lake.read(READINGS, missing_ok=True).num_rows == 0
+    assert lake.version(READINGS) is None
+
+
+APPENDER = textwrap.dedent(
+    """
+    import sys, time
+    from lakehouse.delta import Lake
+    from tests.lakedata import READINGS, START, readings
+    lake = Lake(sys.argv[1])
+    plant, go = sys.argv[2], float(sys.argv[3])
+    while time.time() < go:
+        time.sleep(0.005)
+    for i in range(5):
+        lake.append(READINGS, readings(START, [plant], seed=i))
+    """
+)
+
+
+def test_two_processes_append_at_the_same_time(lake, tmp_path):
+    lake.ensure(READINGS)
+    env = {**os.environ, **_s3_env(lake)}
+    go = __import__("time").time() + 6  # both processes start appending at the same moment
+    procs = [
+        subprocess.Popen([sys.executable, "-c", APPENDER, lake.root, plant, str(go)], env=env, cwd=os.getcwd())
+        for plant in ("PA", "PB")
+    ]
+    assert [p.wait(180) for p in procs] == [0, 0]
+    rows = lake.read(READINGS)
+    per_plant = rows.group_by("plant_id").aggregate([([], "count_all")]).to_pylist()
+    expected = 5 * readings(START, ["PA"]).num_rows
+    assert sorted((r["plant_id"], r["count_all"]) for r in per_plant) == [("PA", expected), ("PB", expected)]
+    appends = [h for h in lake.history(READINGS) if h["operation"] == "WRITE"]
+    assert len(appends) == 10
+    assert lake.version(READINGS) == 10
+
+
+def _s3_env(lake) -> dict[str, str]:
+    s3 = lake.settings.s3
+    if not storage.is_s3(lake.root):
+        return {}
+    return {
+        "AWS_ACCESS_KEY_ID": s3.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
+        "AWS_REGION": s3.region,
+        "AWS_ENDPOINT_URL": s3.endpoint_url,
+    }

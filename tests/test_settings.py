@@ -1,0 +1,84 @@
+"""Settings come from the environment, with defaults that need no server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lakehouse import storage
+from lakehouse.settings import Settings, secret_values
+
+
+def test_defaults_need_no_server(tmp_path):
+    s = Settings.from_env({"PLANTLAKE_HOME": str(tmp_path)})
+    assert s.home == tmp_path
+    assert s.lake_uri == str(tmp_path / "lake")
+    assert s.landing_uri == str(tmp_path / "landing")
+    assert s.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert s.spark_master == "local[*]" and s.spark_remote is None
+    assert storage.delta_storage_options(s.lake_uri, s) is None
+
+
+def test_home_defaults_to_dot_plantlake_in_the_working_directory(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}).home == tmp_path / ".plantlake"
+
+
+def test_every_setting_from_the_environment(tmp_path):
+    env = {
+        "PLANTLAKE_HOME": str(tmp_path),
+        "PLANTLAKE_LAKE_URI": "s3a://lake-bucket/prod/",
+        "PLANTLAKE_LANDING_URI": "file:///data/landing",
+        "PLANTLAKE_SPARK_MASTER": "spark://10.0.0.5:7077",
+        "SPARK_REMOTE": "sc://spark-connect:15002",
+        "MLFLOW_TRACKING_URI": "http://mlflow:5000",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "very-secret",
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "AWS_ENDPOINT_URL": "http://minio:9000",
+    }
+    s = Settings.from_env(env)
+    assert s.lake_uri == "s3://lake-bucket/prod"
+    assert s.landing_uri == "/data/landing"
+    assert s.spark_master == "spark://10.0.0.5:7077"
+    assert s.spark_remote == "sc://spark-connect:15002"
+    assert s.mlflow_tracking_uri == "http://mlflow:5000"
+    assert s.s3.region == "eu-central-1"
+    options = storage.delta_storage_options(s.lake_uri, s)
+    assert options == {
+        "AWS_REGION": "eu-central-1",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "very-secret",
+        "AWS_ENDPOINT_URL": "http://minio:9000",
+        "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    assert secret_values(env) == ["very-secret"]
+
+
+def test_secrets_are_never_shown(tmp_path):
+    s = Settings.from_env(
+        {"PLANTLAKE_HOME": str(tmp_path), "AWS_SECRET_ACCESS_KEY": "very-secret", "AWS_SESSION_TOKEN": "token-value"}
+    )
+    assert "very-secret" not in repr(s) and "token-value" not in repr(s)
+    shown = s.describe()
+    assert shown["s3.secret_access_key"] == "***"
+    assert "very-secret" not in " ".join(shown.values())
+
+
+def test_storage_uris(tmp_path):
+    assert storage.join("s3://b/p/", "gold", "/oee_daily") == "s3://b/p/gold/oee_daily"
+    storage.write_bytes(str(tmp_path / "a" / "b.txt"), b"hello")
+    assert storage.read_bytes(str(tmp_path / "a" / "b.txt")) == b"hello"
+    assert storage.list_files(str(tmp_path)) == [str(Path(tmp_path) / "a" / "b.txt")]
+    assert not list((tmp_path / "a").glob(".*.tmp"))
+
+
+def test_storage_on_s3(s3):
+    settings = Settings.from_env(s3.env)
+    uri = "s3://plantlake-test/storage-test/x/file.bin"
+    storage.write_bytes(uri, b"\x00\x01", settings)
+    assert storage.exists(uri, settings)
+    assert storage.read_bytes(uri, settings) == b"\x00\x01"
+    assert storage.list_files("s3://plantlake-test/storage-test", settings) == [uri]
+    storage.delete_dir("s3://plantlake-test/storage-test", settings)
+    assert not storage.exists(uri, settings)
