@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test ui bench java install
+.PHONY: demo test ui bench java install docs
 
 java:
 	@major=$$(java -version 2>&1 | sed -nE '1s/.*version "([0-9]+)[^"]*".*/\1/p'); \
@@ -34,3 +34,7 @@ ui: install
 
 bench: install
 	@echo "make bench will measure a night from one plant to the network against a DuckDB reference (arrives with the benchmarks issue)."; exit 1
+
+docs: $(STAMP)
+	$(BIN)/python -c "import re, pathlib; from lakehouse import catalog; p = pathlib.Path('README.md'); t = p.read_text(); p.write_text(re.sub(r'(<!-- tables:start -->\n).*?(<!-- tables:end -->)', lambda m: m.group(1) + catalog.markdown() + m.group(2), t, flags=re.S))"
+	$(BIN)/python -c "import re, pathlib; from sources import contracts; p = pathlib.Path('README.md'); t = p.read_text(); p.write_text(re.sub(r'(<!-- contracts:start -->\n).*?(<!-- contracts:end -->)', lambda m: m.group(1) + contracts.markdown() + m.group(2), t, flags=re.S))"

@@ -9,7 +9,7 @@ see files the log has removed.
 Writes go through delta-rs too: small results as Arrow, large results as Parquet files
 written by the executors in parallel into a staging folder and committed by this
 process in one delta-rs transaction, with the same slice semantics as
-:meth:`lakehouse.delta.Lake.replace_slice`.
+:meth:`lakehouse.delta.Lake.replace_slices`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -32,9 +32,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from lakehouse import storage
+from lakehouse.catalog import TableSpec
 from lakehouse.conform import check_schema
-from lakehouse.delta import COMMIT_ATTEMPTS, STAGING, Filters, Lake, TableRef, slice_date, slice_predicate
-from lakehouse.errors import PartitionValueError
+from lakehouse.delta import COMMIT_ATTEMPTS, STAGING, Filters, Lake, TableRef
+from lakehouse.slices import Slices
 from lakehouse.spark import delta_configured
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,17 @@ def read_table(
     version: int | None = None,
     filters: Filters | None = None,
     columns: Sequence[str] | None = None,
+    missing_ok: bool = False,
 ) -> DataFrame:
-    """A table's current snapshot (or ``version``) as a Spark DataFrame, in catalog column order."""
+    """A table's current snapshot (or ``version``) as a Spark DataFrame, in catalog column order.
+
+    ``missing_ok`` reads a table that does not exist yet as empty (the first night has no history).
+    """
     spec = lake.spec(table)
     uri = lake.uri(spec)
     wanted = list(columns) if columns else spec.column_names
+    if missing_ok and version is None and not lake.exists(spec):
+        return spark.createDataFrame([], from_arrow_schema(spec.schema)).select(*wanted)
     if not reaches_files(lake):
         arrow = lake.read(spec, version=version, filters=filters, columns=wanted)  # filters rows exactly
         log.debug("read %s into Spark through Arrow (%d rows)", spec.name, arrow.num_rows)
@@ -136,42 +143,38 @@ def write_table(
     *,
     date: dt.date | str | None = None,
     plant_ids: Sequence[str] | None = None,
+    slices: Mapping[Any, Sequence[str] | None] | None = None,
     via: Literal["arrow", "parquet"] = "arrow",
     run_id: str | None = None,
 ) -> int:
     """Write a Spark result to a Delta table; returns the new version.
 
-    With ``date`` the result replaces that slice (and only ``plant_ids`` within it);
-    without, it is appended. ``via="arrow"`` collects the result to this process (small
-    results); ``via="parquet"`` lets the executors write Parquet in parallel and commits
-    their files in one transaction (large results). Where Spark cannot reach the lake's
-    files, ``parquet`` falls back to ``arrow``.
+    With ``date`` (and ``plant_ids``), or ``slices`` (partition value -> plants or None),
+    the result replaces exactly those slices; without, it is appended. ``via="arrow"``
+    collects the result to this process (small results); ``via="parquet"`` lets the
+    executors write Parquet in parallel and commits their files in one transaction
+    (large results). Where Spark cannot reach the lake's files, ``parquet`` falls back
+    to ``arrow``.
     """
     spec = lake.spec(table)
+    if date is not None:
+        slices = {date: plant_ids}
+    parts = Slices.of(spec, slices) if slices is not None else None  # validated before any Spark work
     rows = _conformed(df, lake, spec)
+    if via not in ("arrow", "parquet"):
+        raise ValueError(f"via must be 'arrow' or 'parquet', not {via!r}")
     if via == "parquet" and not reaches_files(lake):
         log.info("%s: Spark cannot reach %s (no s3a); writing through Arrow", spec.name, lake.root)
         via = "arrow"
     if via == "arrow":
         arrow = rows.toArrow()
-        if date is None:
+        if parts is None:
             return lake.append(spec, arrow, run_id=run_id)
-        return lake.replace_slice(spec, arrow, date, plant_ids, run_id=run_id)
-    if via != "parquet":
-        raise ValueError(f"via must be 'arrow' or 'parquet', not {via!r}")
-    return _write_parquet(rows, lake, spec, date, plant_ids, run_id)
+        return lake.replace_slices(spec, arrow, parts, run_id=run_id)
+    return _write_parquet(rows, lake, spec, parts, run_id)
 
 
-def _write_parquet(
-    rows: DataFrame,
-    lake: Lake,
-    spec,
-    date: Any,
-    plant_ids: Sequence[str] | None,
-    run_id: str | None,
-) -> int:
-    day = slice_date(date) if date is not None else None
-    predicate = slice_predicate(day, plant_ids) if day is not None else None  # validates the slice first
+def _write_parquet(rows: DataFrame, lake: Lake, spec: TableSpec, parts: Slices | None, run_id: str | None) -> int:
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         dtable = lake.ensure(spec)
         write_id = uuid.uuid4().hex
@@ -180,22 +183,21 @@ def _write_parquet(
         try:
             rows.write.mode("errorifexists").partitionBy(*spec.partition_by).parquet(spark_uri(staging + "/new"))
             new_files = _staged(lake, staging + "/new")
-            _check_slice(lake, spec, new_files, day, plant_ids)
+            if parts is not None:
+                _check_slices(lake, spec, new_files, parts)
             published += _publish(lake, spec, new_files, write_id, "n")
-            if plant_ids is not None:
-                # The date's other plants are carried over: their rows are rewritten beside ours.
-                others = read_table(
-                    rows.sparkSession, lake, spec, version=dtable.version(), filters=[("date", "=", day)]
-                ).where(~F.col("plant_id").isin(list(plant_ids)))
-                others.write.mode("errorifexists").partitionBy(*spec.partition_by).parquet(spark_uri(staging + "/keep"))
+            if parts is not None and parts.narrowed:
+                # The narrowed slices' other plants are carried over: rewritten beside ours.
+                kept = _other_plants(rows.sparkSession, lake, spec, dtable.version(), parts)
+                kept.write.mode("errorifexists").partitionBy(*spec.partition_by).parquet(spark_uri(staging + "/keep"))
                 published += _publish(lake, spec, _staged(lake, staging + "/keep"), write_id, "k")
             dtable.create_write_transaction(
                 published,
-                mode="overwrite" if day is not None else "append",
+                mode="overwrite" if parts is not None else "append",
                 schema=spec.schema,
                 partition_by=list(spec.partition_by) or None,
-                partition_filters=[("date", "=", day.isoformat())] if day is not None else None,
-                commit_properties=lake._commit(run_id, f"spark parquet {predicate or 'append'}"),
+                partition_filters=parts.partition_filter() if parts is not None else None,
+                commit_properties=lake._commit(run_id, f"spark parquet {parts or 'append'}"),
             )
         except CommitFailedError as exc:
             _discard(lake, spec, published)
@@ -211,6 +213,16 @@ def _write_parquet(
             storage.delete_dir(staging, lake.settings)
         return lake._logged(spec, f"spark parquet write of {len(published)} files")
     raise AssertionError("unreachable")
+
+
+def _other_plants(spark: SparkSession, lake: Lake, spec: TableSpec, version: int, parts: Slices) -> DataFrame:
+    """Rows of the narrowed slices' partitions that belong to plants the write does not replace."""
+    narrowed = parts.narrowed
+    existing = read_table(spark, lake, spec, version=version, filters=[(parts.column, "in", list(narrowed))])
+    replaced = F.lit(False)
+    for value, plants in narrowed.items():
+        replaced = replaced | ((F.col(parts.column) == F.lit(value)) & F.col("plant_id").isin(list(plants)))
+    return existing.where(~replaced)
 
 
 StagedFile = tuple[str, dict[str, str]]
@@ -229,28 +241,18 @@ def _staged(lake: Lake, staging: str) -> list[StagedFile]:
     return staged
 
 
-def _check_slice(lake: Lake, spec, files: list[StagedFile], day: dt.date | None, plant_ids) -> None:
-    """Every staged row must lie inside the slice it replaces (checked on the files, not by a Spark action)."""
-    if day is None:
-        return
+def _check_slices(lake: Lake, spec: TableSpec, files: list[StagedFile], parts: Slices) -> None:
+    """Every staged row must lie inside the slices it replaces (checked on the files, not by a Spark action)."""
     fs, _ = storage.filesystem(lake.root, lake.settings)
-    wanted = set(plant_ids) if plant_ids is not None else None
     for path, partition in files:
-        outside = None
-        if partition.get("date") != day.isoformat():
-            outside = f"date {partition.get('date')}"
-        elif wanted is not None:
-            plants = set(pq.read_table(path, columns=["plant_id"], filesystem=fs).column(0).unique().to_pylist())
-            if plants - wanted:
-                outside = f"plant_id {sorted(plants - wanted)[0]}"
-        if outside:
-            raise PartitionValueError(
-                f"{spec.name}: rows with {outside} lie outside the slice {slice_predicate(day, plant_ids)}; "
-                "nothing was written"
-            )
+        columns = ["plant_id"] if parts.narrowed else []
+        rows = pq.read_table(path, columns=columns, filesystem=fs) if columns else None
+        value = pa.array([dt.date.fromisoformat(partition[parts.column])] * (rows.num_rows if rows else 1), pa.date32())
+        batch = pa.table({parts.column: value, **({"plant_id": rows.column(0)} if rows else {})})
+        parts.check(spec)(batch)
 
 
-def _publish(lake: Lake, spec, files: list[StagedFile], write_id: str, tag: str) -> list[AddAction]:
+def _publish(lake: Lake, spec: TableSpec, files: list[StagedFile], write_id: str, tag: str) -> list[AddAction]:
     """Move staged files into the table and describe them as Delta add actions."""
     fs, table_path = storage.filesystem(lake.uri(spec), lake.settings)
     now_ms = int(time.time() * 1000)
@@ -274,7 +276,7 @@ def _publish(lake: Lake, spec, files: list[StagedFile], write_id: str, tag: str)
     return actions
 
 
-def _discard(lake: Lake, spec, actions: list[AddAction]) -> None:
+def _discard(lake: Lake, spec: TableSpec, actions: list[AddAction]) -> None:
     """Delete published files whose commit did not happen (nothing references them)."""
     fs, table_path = storage.filesystem(lake.uri(spec), lake.settings)
     for action in actions:

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -26,8 +26,9 @@ from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
 from lakehouse import catalog, storage
 from lakehouse.catalog import TableSpec
 from lakehouse.conform import conform
-from lakehouse.errors import PartitionValueError, SchemaMismatchError, TableNotFoundError
+from lakehouse.errors import SchemaMismatchError, TableNotFoundError
 from lakehouse.settings import Settings, get_settings
+from lakehouse.slices import Slices
 
 log = logging.getLogger(__name__)
 
@@ -49,52 +50,6 @@ VACUUM_RETENTION_HOURS = 168
 
 Filters = list[tuple[str, str, Any]] | list[list[tuple[str, str, Any]]]
 TableRef = TableSpec | str
-
-
-def slice_date(value: Any) -> dt.date:
-    """A slice's ``date`` value: a ``datetime.date`` or an ISO ``YYYY-MM-DD`` string, nothing else."""
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise PartitionValueError(f"a slice's date must be a date or 'YYYY-MM-DD', got {type(value).__name__} {value!r}")
-
-
-def _sql_literal(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def slice_predicate(date: Any, plant_ids: Sequence[str] | None = None) -> str:
-    """The SQL predicate naming one slice: ``date = 'D' [AND plant_id IN (...)]``."""
-    predicate = f"date = '{slice_date(date).isoformat()}'"
-    if plant_ids is not None:
-        if isinstance(plant_ids, str) or not plant_ids or not all(isinstance(p, str) for p in plant_ids):
-            raise PartitionValueError(f"plant_ids must be a non-empty list of strings, got {plant_ids!r}")
-        predicate += " AND plant_id IN (" + ", ".join(_sql_literal(p) for p in sorted(set(plant_ids))) + ")"
-    return predicate
-
-
-def _slice_check(spec: TableSpec, date: dt.date, plant_ids: Sequence[str] | None):
-    """A batch check: every row must lie inside the slice it replaces."""
-    wanted_plants = pa.array(sorted(set(plant_ids)), pa.string()) if plant_ids is not None else None
-
-    def check(batch: pa.RecordBatch) -> None:
-        outside = pc.not_equal(batch.column("date"), pa.scalar(date, pa.date32()))
-        if wanted_plants is not None:
-            outside = pc.or_(outside, pc.invert(pc.is_in(batch.column("plant_id"), value_set=wanted_plants)))
-        bad = pc.sum(pc.cast(pc.fill_null(outside, True), pa.int64())).as_py() or 0
-        if bad:
-            index = pc.index(pc.fill_null(outside, True), True).as_py()
-            row = {k: v for k, v in batch.slice(index, 1).to_pylist()[0].items() if k in ("date", "plant_id")}
-            raise PartitionValueError(
-                f"{spec.name}: {bad} rows lie outside the slice {slice_predicate(date, plant_ids)} "
-                f"(first: {row}); nothing was written"
-            )
-
-    return check
 
 
 class Lake:
@@ -190,14 +145,21 @@ class Lake:
         Every row of ``data`` must lie inside the slice; empty ``data`` deletes the slice.
         Other dates, and other plants of the same date, stay byte-for-byte as they were.
         """
+        return self.replace_slices(table, data, {date: plant_ids}, run_id=run_id)
+
+    def replace_slices(
+        self,
+        table: TableRef,
+        data: Any,
+        slices: Mapping[Any, Sequence[str] | None] | Slices,
+        *,
+        run_id: str | None = None,
+    ) -> int:
+        """Replace several slices (partition value -> all plants or some) in one commit."""
         spec = self.spec(table)
-        if "date" not in spec.partition_by:
-            raise PartitionValueError(f"{spec.name} is not partitioned by date; use append or merge")
-        if plant_ids is not None and "plant_id" not in spec.column_names:
-            raise PartitionValueError(f"{spec.name} has no plant_id column to narrow the slice")
-        day = slice_date(date)
-        predicate = slice_predicate(day, plant_ids)
-        rows = conform(spec, data, _slice_check(spec, day, plant_ids))
+        slices = slices if isinstance(slices, Slices) else Slices.of(spec, slices)
+        predicate = slices.predicate()
+        rows = conform(spec, data, slices.check(spec))
         self._retry_conflicts(
             spec,
             rows,
@@ -212,8 +174,21 @@ class Lake:
         )
         return self._logged(spec, f"replace {predicate}")
 
-    def merge(self, table: TableRef, data: Any, *, run_id: str | None = None) -> int:
-        """Upsert on the natural key: matching rows are updated, new keys inserted."""
+    def merge(
+        self,
+        table: TableRef,
+        data: Any,
+        *,
+        newer: str | None = None,
+        keep_earliest: Sequence[str] = (),
+        run_id: str | None = None,
+    ) -> int:
+        """Upsert on the natural key: matching rows are updated, new keys inserted.
+
+        ``newer`` names a column (e.g. ``as_of``): a matching row is only updated when the
+        incoming value is at least the stored one, so re-running an old night never
+        overwrites newer attributes. ``keep_earliest`` columns keep the smaller of both.
+        """
         spec = self.spec(table)
         if not spec.natural_key:
             raise SchemaMismatchError(f"{spec.name} declares no natural key to merge on")
@@ -230,23 +205,20 @@ class Lake:
         on = " AND ".join(
             f"t.{k} = s.{k}" if not spec.column(k).nullable else f"(t.{k} IS NOT DISTINCT FROM s.{k})" for k in keys
         )
-        self._retry_conflicts(
-            spec,
-            rows,
-            lambda: (
-                self.ensure(spec)
-                .merge(
-                    rows,
-                    predicate=on,
-                    source_alias="s",
-                    target_alias="t",
-                    commit_properties=self._commit(run_id, "merge"),
-                )
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .execute()
-            ),
-        )
+        updates = {c: f"s.{c}" for c in spec.column_names}
+        updates.update({c: f"least(t.{c}, s.{c})" for c in keep_earliest})
+        condition = f"s.{newer} >= t.{newer}" if newer else None
+
+        def write() -> None:
+            merger = self.ensure(spec).merge(
+                rows, predicate=on, source_alias="s", target_alias="t", commit_properties=self._commit(run_id, "merge")
+            )
+            merger = merger.when_matched_update(updates, predicate=condition)
+            if condition and keep_earliest:  # an older row still carries an earlier first sighting
+                merger = merger.when_matched_update({c: f"least(t.{c}, s.{c})" for c in keep_earliest})
+            merger.when_not_matched_insert_all().execute()
+
+        self._retry_conflicts(spec, rows, write)
         return self._logged(spec, "merge")
 
     @staticmethod
@@ -290,21 +262,43 @@ class Lake:
         of ANDs): partition filters prune files, all filters are applied to rows exactly.
         """
         spec = self.spec(table)
-        try:
-            dtable = self.delta_table(spec, version)
-        except TableNotFoundError:
-            if missing_ok and version is None:
-                empty = spec.schema.empty_table()
-                return empty.select(list(columns)) if columns else empty
-            raise
-        dataset = dtable.to_pyarrow_dataset(
-            file_pruning_predicate=filters or None,
-            filesystem=storage.subtree(self.uri(spec), self.settings),
-        )
+        dataset = self.dataset(spec, version, filters, missing_ok)
+        if dataset is None:
+            empty = spec.schema.empty_table()
+            return empty.select(list(columns)) if columns else empty
         expression = pq.filters_to_expression(filters) if filters else None
         result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
         wanted = list(columns) if columns else spec.column_names
         return result.select([c for c in wanted if c in result.column_names])
+
+    def count(self, table: TableRef, *, filters: Filters | None = None) -> int:
+        """Rows of the current snapshot matching ``filters`` (reads only what the filters need)."""
+        dataset = self.dataset(self.spec(table), None, filters, missing_ok=True)
+        if dataset is None:
+            return 0
+        return dataset.count_rows(filter=pq.filters_to_expression(filters) if filters else None)
+
+    def head(self, table: TableRef, rows: int = 10, *, filters: Filters | None = None) -> pa.Table:
+        """The first ``rows`` rows matching ``filters`` (for previews)."""
+        spec = self.spec(table)
+        dataset = self.dataset(spec, None, filters, missing_ok=True)
+        if dataset is None:
+            return spec.schema.empty_table()
+        return dataset.head(rows, filter=pq.filters_to_expression(filters) if filters else None)
+
+    def dataset(self, table: TableRef, version=None, filters: Filters | None = None, missing_ok: bool = False):
+        """The snapshot as a pyarrow Dataset, files pruned by ``filters`` (None when missing and ``missing_ok``)."""
+        spec = self.spec(table)
+        try:
+            dtable = self.delta_table(spec, version)
+        except TableNotFoundError:
+            if missing_ok and version is None:
+                return None
+            raise
+        return dtable.to_pyarrow_dataset(
+            file_pruning_predicate=filters or None,
+            filesystem=storage.subtree(self.uri(spec), self.settings),
+        )
 
     def read_pandas(self, table: TableRef, **kwargs: Any):
         return self.read(table, **kwargs).to_pandas()

@@ -21,4 +21,21 @@ TABLE_MAINTENANCE = TableSpec(
     natural_key=("table_name", "operation", "started_at"),
 )
 
-TABLES = [TABLE_MAINTENANCE]
+RUN_FAILURES = TableSpec(
+    name="ops.run_failures",
+    description="Every failed pipeline run, recorded by the run-failure sensor: what failed and why.",
+    columns=(
+        col("date", DATE, "UTC date the failure was recorded", nullable=False),
+        col("run_id", STRING, "Dagster run id", nullable=False),
+        col("job_name", STRING, "Job that failed", nullable=False),
+        col("partitions", STRING, "Partition or partition range of the run"),
+        col("plants", STRING, "Plants in scope (empty: all)"),
+        col("failed_at", TIMESTAMP, "When the failure was recorded", nullable=False),
+        col("failed_steps", STRING, "Steps that failed, comma-separated"),
+        col("error", STRING, "The failure message (credentials redacted)"),
+    ),
+    partition_by=("date",),
+    natural_key=("run_id",),
+)
+
+TABLES = [TABLE_MAINTENANCE, RUN_FAILURES]

@@ -85,25 +85,27 @@ def exists(uri: str, settings: Settings | None = None) -> bool:
 
 
 def read_bytes(uri: str, settings: Settings | None = None) -> bytes:
+    """A whole file as stored (a ``.gz`` file stays compressed: pyarrow would otherwise gunzip it)."""
     fs, path = filesystem(uri, settings)
-    with fs.open_input_stream(path) as stream:
+    with fs.open_input_stream(path, compression=None) as stream:
         return stream.read()
 
 
 def write_bytes(uri: str, data: bytes, settings: Settings | None = None, atomic: bool = True) -> None:
-    """Write a whole file. On local disk ``atomic`` writes a temporary name then renames it;
-    an S3 PUT is atomic by itself (readers see the old object or the new, never half)."""
+    """Write a whole file as given (bytes are never compressed on the way). On local disk ``atomic``
+    writes a temporary name then renames it; an S3 PUT is atomic by itself (readers see the old
+    object or the new, never half)."""
     fs, path = filesystem(uri, settings)
     parent = path.rsplit("/", 1)[0]
     if isinstance(fs, pafs.LocalFileSystem):
         fs.create_dir(parent, recursive=True)
         if atomic:
             tmp = f"{parent}/.{path.rsplit('/', 1)[1]}.tmp"
-            with fs.open_output_stream(tmp) as out:
+            with fs.open_output_stream(tmp, compression=None) as out:
                 out.write(data)
             fs.move(tmp, path)
             return
-    with fs.open_output_stream(path) as out:
+    with fs.open_output_stream(path, compression=None) as out:
         out.write(data)
 
 

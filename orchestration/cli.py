@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from typing import Annotated
@@ -14,6 +15,8 @@ from rich.table import Table
 from lakehouse import catalog
 from lakehouse.delta import VACUUM_RETENTION_HOURS, Lake
 from lakehouse.settings import get_settings
+from sources.importer import import_export
+from sources.simulator.cli import simulate
 
 app = typer.Typer(
     name="plantlake",
@@ -114,6 +117,93 @@ def maintain(
             f"{spec.name}: {compacted.get('numFilesRemoved', 0)} files compacted into "
             f"{compacted.get('numFilesAdded', 0)}, {vacuumed['numFilesDeleted']} files vacuumed"
         )
+
+
+app.command()(simulate)
+app.command("import")(import_export)
+
+
+def _parse_date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+
+
+@app.command()
+def run(
+    date: Annotated[str, typer.Option("--date", help="Night to process (plant-local date, YYYY-MM-DD).")],
+    to: Annotated[str | None, typer.Option("--to", help="Last night of a backfill (inclusive); one run.")] = None,
+    plants: Annotated[
+        str | None, typer.Option(help="Comma-separated plant ids (and/or 'suppliers'); default: all.")
+    ] = None,
+    reland: Annotated[bool, typer.Option(help="Land every complete drop of the nights again.")] = False,
+) -> None:
+    """Run the nightly pipeline in this process for one night or a range of nights."""
+    from orchestration.runs import failures, run_nights
+
+    start = _parse_date(date, "--date")
+    end = _parse_date(to, "--to") if to else start
+    scope = [p.strip() for p in plants.split(",") if p.strip()] if plants else None
+    result = run_nights(start, end, scope, reland=reland)
+    problems = failures(result)
+    for line in problems:
+        console.print(f"[red]{line}[/red]")
+    if not result.success:
+        console.print(f"[red]run {result.run_id} failed[/red]")
+        raise typer.Exit(1)
+    console.print(
+        f"run {result.run_id} succeeded: nights {start}..{end}" + (f" ({len(problems)} warnings)" if problems else "")
+    )
+
+
+@app.command()
+def sql(
+    statement: Annotated[
+        str, typer.Argument(help="A SQL query; tables are bronze.<t>, silver.<t>, gold.<t>, ops.<t>.")
+    ],
+    format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    limit: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
+) -> None:
+    """Query the current snapshot of every lake table with DuckDB."""
+    import sys
+
+    from lakehouse.sql import query
+
+    if format not in ("table", "csv", "json"):
+        raise typer.BadParameter("must be table, csv or json", param_hint="--format")
+    try:
+        result = query(Lake(), statement)
+    except Exception as exc:  # DuckDB parse/bind errors: one clear line, no traceback
+        console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    if format == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(result, sys.stdout.buffer)
+    elif format == "json":
+        import json
+
+        typer.echo(json.dumps(result.to_pylist(), default=str, indent=1))
+    else:
+        out = Table(*result.column_names)
+        for row in result.slice(0, limit).to_pylist():
+            out.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
+        console.print(out)
+        if result.num_rows > limit:
+            console.print(f"({result.num_rows} rows, {limit} shown; --limit or --format csv for more)")
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
+    mlflow_port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
+    host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1 keeps the UIs private).")] = "127.0.0.1",
+) -> None:
+    """Start the Dagster UI and the MLflow UI on this machine and print their addresses."""
+    from orchestration.ui import serve
+
+    serve(host, port, mlflow_port, console)
 
 
 def main() -> None:

@@ -1,0 +1,467 @@
+"""Feed contracts: what every plant and supplier feed must contain, and the rules its rows obey.
+
+A contract names a feed's columns (type, unit, allowed range or values, required or
+not), its natural key, the column that must fall inside the drop's date, and the
+cross-column rules of its rows. Source mappings turn foreign exports into these
+columns; the bronze tables of the catalog derive from the contracts (plus ``plant_id``,
+``date`` and the lineage columns).
+
+Which drop carries which feed:
+
+* a plant drop (``plant=<id>/date=<D>/``): the plant's own master data (``plants``, one
+  row; ``lines``; ``machines``) and its events (``telemetry``, ``production``,
+  ``downtime_events``, ``maintenance``, ``failures``);
+* the supplier drop (``suppliers/date=<D>/``): ``suppliers``, ``supplier_locations``,
+  ``parts``, ``shipments`` and ``inspections``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+
+from lakehouse.catalog import BOOL, DATE, FLOAT64, INT64, STRING, TIMESTAMP, Column, TableSpec, col
+
+PLANT = "plant"
+SUPPLIER = "supplier"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a feed as delivered (after its mapping)."""
+
+    name: str
+    type: pa.DataType
+    description: str
+    unit: str | None = None
+    required: bool = True  # must be present in the file and non-null in every row
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[str, ...] | None = None
+
+    def column(self) -> Column:
+        return col(self.name, self.type, self.description, nullable=not self.required, unit=self.unit)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-column rule every row must satisfy; ``check`` is true for good rows (nulls pass)."""
+
+    name: str
+    description: str
+    check: Callable[[], pl.Expr]
+
+
+@dataclass(frozen=True)
+class Contract:
+    feed: str
+    scope: str  # PLANT or SUPPLIER: which drop carries the feed
+    description: str
+    fields: tuple[Field, ...]
+    natural_key: tuple[str, ...]
+    event_time: str | None = None  # must lie inside the drop's date (plant time zone; UTC for suppliers)
+    rules: tuple[Rule, ...] = ()
+    master: bool = False  # a full snapshot each night rather than the day's events
+    references: tuple[tuple[str, str], ...] = ()  # (column, master feed whose key it must name)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def required(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"feed {self.feed} has no column {name!r}")
+
+    @property
+    def bronze_name(self) -> str:
+        return f"bronze.{self.feed}"
+
+    @functools.cached_property
+    def bronze(self) -> TableSpec:
+        """The bronze table: the feed as delivered, typed, with its drop and lineage columns."""
+        columns = [f.column() for f in self.fields]
+        key = list(self.natural_key)
+        if self.scope == PLANT and "plant_id" not in self.names:
+            columns.insert(0, col("plant_id", STRING, "Plant whose drop delivered the row", nullable=False))
+            key.insert(0, "plant_id")
+        columns.insert(0, col("date", DATE, "Date of the drop (plant-local production date)", nullable=False))
+        columns += LINEAGE
+        return TableSpec(
+            name=self.bronze_name,
+            description=f"{self.description} As delivered, typed by its contract, with lineage.",
+            columns=tuple(columns),
+            partition_by=("date",),
+            natural_key=("date", *key),
+        )
+
+
+LINEAGE = (
+    col("_source_file", STRING, "Landing-zone file the row came from", nullable=False),
+    col("_source_row", INT64, "Data row number in that file (1 = first row after the header)", nullable=False),
+    col("_ingested_at", TIMESTAMP, "When the row was landed", nullable=False),
+    col("_run_id", STRING, "Run that landed it (Dagster run id or CLI run id)", nullable=False),
+)
+
+# Value domains shared by the simulator, the mappings and the rules.
+REGIONS = ("Europe", "North America", "South America", "China", "Asia Pacific", "Africa")
+MACHINE_TYPES = ("press", "body_robot", "paint_robot", "cnc", "conveyor", "welder", "assembly_robot")
+COMPONENTS = ("spindle", "bearing", "motor", "hydraulics", "gearbox", "nozzle", "belt", "controller",
+              "comp1", "comp2", "comp3", "comp4")  # comp1..comp4: the Azure PdM plant's components
+CRITICALITY = ("A", "B", "C")
+DOWNTIME_CATEGORIES = ("breakdown", "alarm", "setup", "material_shortage", "quality", "planned")
+MAINTENANCE_TYPES = ("preventive", "corrective", "unspecified")
+TRANSPORT_MODES = ("road", "rail", "sea", "air")
+SHIPMENT_STATUS = ("in_transit", "delivered")
+
+BIG = 1e12  # upper bound for money and counts: catches overflow and unit mix-ups
+
+
+def _le(a: str, b: str) -> Callable[[], pl.Expr]:
+    return lambda: pl.col(a) <= pl.col(b)
+
+
+CONTRACTS: dict[str, Contract] = {}
+
+
+def _register(contract: Contract) -> Contract:
+    CONTRACTS[contract.feed] = contract
+    return contract
+
+
+# -- plant master data ----------------------------------------------------------------------
+_register(Contract(
+    feed="plants",
+    scope=PLANT,
+    master=True,
+    description="The plant's own master record (one row per plant drop).",
+    fields=(
+        Field("plant_id", STRING, "Plant identifier, e.g. DE01"),
+        Field("name", STRING, "Plant name"),
+        Field("country", STRING, "ISO 3166 alpha-2 country code"),
+        Field("region", STRING, "Region of the production network", allowed=REGIONS),
+        Field("timezone", STRING, "IANA time zone of the plant; production dates are local to it"),
+        Field("joined_on", DATE, "Date the plant joined the network"),
+        Field("baseline_units_per_hour", FLOAT64, "Good units per planned production hour when the plant joined",
+              unit="units/h", min=0, max=1e6),
+    ),
+    natural_key=("plant_id",),
+))
+
+_register(Contract(
+    feed="lines",
+    scope=PLANT,
+    master=True,
+    description="Production lines of the plant.",
+    fields=(
+        Field("line_id", STRING, "Line identifier, unique in the network"),
+        Field("name", STRING, "Line name"),
+        Field("line_type", STRING, "Shop: press, body, paint, assembly, powertrain"),
+        Field("ideal_cycle_time_s", FLOAT64, "Ideal (design) cycle time per unit", unit="s", min=0.1, max=3600),
+        Field("planned_shifts", INT64, "Shifts planned per day", min=0, max=3),
+        Field("shift_minutes", FLOAT64, "Length of a shift", unit="min", min=0, max=720),
+    ),
+    natural_key=("line_id",),
+))
+
+_register(Contract(
+    feed="machines",
+    scope=PLANT,
+    master=True,
+    description="Machines of the plant, each on one line.",
+    fields=(
+        Field("machine_id", STRING, "Machine identifier, unique in the network"),
+        Field("line_id", STRING, "Line the machine belongs to"),
+        Field("machine_type", STRING, "Kind of machine", allowed=MACHINE_TYPES + ("generic",)),
+        Field("model", STRING, "Manufacturer model"),
+        Field("install_date", DATE, "Date the machine was installed"),
+        Field("criticality", STRING, "A: stops the line, B: slows it, C: has a bypass", allowed=CRITICALITY),
+        Field("downtime_cost_eur_h", FLOAT64, "Cost of one hour of this machine standing still",
+              unit="EUR/h", required=False, min=0, max=1e7),
+    ),
+    natural_key=("machine_id",),
+    references=(("line_id", "lines"),),
+))
+
+# -- plant events ---------------------------------------------------------------------------
+_register(Contract(
+    feed="telemetry",
+    scope=PLANT,
+    description="Machine sensor readings (per minute from the simulator, other granularities from real plants).",
+    fields=(
+        Field("machine_id", STRING, "Machine"),
+        Field("ts", TIMESTAMP, "Start of the reading interval (UTC)"),
+        Field("interval_s", INT64, "Seconds the reading covers (60 = per minute, 3600 = hourly)", unit="s",
+              min=1, max=86400),
+        Field("temperature_c", FLOAT64, "Housing or motor temperature", unit="degC", required=False, min=-50, max=500),
+        Field("vibration_mm_s", FLOAT64, "Vibration velocity (RMS)", unit="mm/s", required=False, min=0, max=500),
+        Field("current_a", FLOAT64, "Motor current (load)", unit="A", required=False, min=0, max=5000),
+        Field("pressure_bar", FLOAT64, "Hydraulic or pneumatic pressure", unit="bar", required=False, min=0, max=2000),
+        Field("cycle_time_s", FLOAT64, "Mean cycle time in the interval", unit="s", required=False, min=0, max=86400),
+        Field("voltage_v", FLOAT64, "Supply voltage", unit="V", required=False, min=0, max=2000),
+        Field("rotation_rpm", FLOAT64, "Spindle or motor speed", unit="rpm", required=False, min=0, max=100000),
+    ),
+    natural_key=("machine_id", "ts"),
+    event_time="ts",
+    references=(("machine_id", "machines"),),
+))
+
+_register(Contract(
+    feed="production",
+    scope=PLANT,
+    description="Output per line and shift: planned and run time, total and good units.",
+    fields=(
+        Field("line_id", STRING, "Line"),
+        Field("shift", INT64, "Shift number of the day", min=1, max=3),
+        Field("shift_start", TIMESTAMP, "Shift start (UTC)"),
+        Field("shift_end", TIMESTAMP, "Shift end (UTC)"),
+        Field("planned_minutes", FLOAT64, "Planned production time", unit="min", min=0, max=1440),
+        Field("run_minutes", FLOAT64, "Time the line actually ran", unit="min", min=0, max=1440),
+        Field("total_count", INT64, "Units produced", min=0, max=BIG),
+        Field("good_count", INT64, "Units right first time", min=0, max=BIG),
+    ),
+    natural_key=("line_id", "shift_start"),
+    event_time="shift_start",
+    references=(("line_id", "lines"),),
+    rules=(
+        Rule("good_le_total", "good_count <= total_count", _le("good_count", "total_count")),
+        Rule("run_le_planned", "run_minutes <= planned_minutes", _le("run_minutes", "planned_minutes")),
+        Rule("end_after_start", "shift_end >= shift_start", _le("shift_start", "shift_end")),
+    ),
+))
+
+_register(Contract(
+    feed="downtime_events",
+    scope=PLANT,
+    description="Downtime and alarm events per machine (alarms may have no duration).",
+    fields=(
+        Field("machine_id", STRING, "Machine"),
+        Field("start_ts", TIMESTAMP, "Event start (UTC)"),
+        Field("end_ts", TIMESTAMP, "Event end (UTC); equal to start for instantaneous alarms"),
+        Field("code", STRING, "Alarm or reason code"),
+        Field("category", STRING, "Kind of event", allowed=DOWNTIME_CATEGORIES),
+    ),
+    natural_key=("machine_id", "start_ts", "code"),
+    event_time="start_ts",
+    references=(("machine_id", "machines"),),
+    rules=(Rule("end_after_start", "end_ts >= start_ts", _le("start_ts", "end_ts")),),
+))
+
+_register(Contract(
+    feed="maintenance",
+    scope=PLANT,
+    description="Maintenance work orders: preventive or corrective work on a machine's component.",
+    fields=(
+        Field("work_order_id", STRING, "Work order number", required=False),
+        Field("machine_id", STRING, "Machine"),
+        Field("component", STRING, "Component worked on or replaced"),
+        Field("maintenance_type", STRING, "preventive, corrective, or unspecified where the export does not say",
+              allowed=MAINTENANCE_TYPES),
+        Field("performed_at", TIMESTAMP, "When the work was done (UTC)"),
+        Field("labour_hours", FLOAT64, "Technician hours", unit="h", required=False, min=0, max=1000),
+        Field("parts_cost_eur", FLOAT64, "Cost of parts used", unit="EUR", required=False, min=0, max=BIG),
+    ),
+    natural_key=("machine_id", "performed_at", "component"),
+    event_time="performed_at",
+    references=(("machine_id", "machines"),),
+))
+
+_register(Contract(
+    feed="failures",
+    scope=PLANT,
+    description="Unplanned failures: the component that failed, how, and what it cost.",
+    fields=(
+        Field("machine_id", STRING, "Machine"),
+        Field("failed_at", TIMESTAMP, "When the failure stopped the machine (UTC)"),
+        Field("component", STRING, "Component that failed"),
+        Field("failure_mode", STRING, "How it failed (wear, overheating, leak, ...)", required=False),
+        Field("downtime_minutes", FLOAT64, "Minutes the machine stood still", unit="min", required=False,
+              min=0, max=100000),
+        Field("repair_cost_eur", FLOAT64, "Parts and labour of the repair", unit="EUR", required=False,
+              min=0, max=BIG),
+    ),
+    natural_key=("machine_id", "failed_at", "component"),
+    event_time="failed_at",
+    references=(("machine_id", "machines"),),
+))
+
+# -- supplier master data and events ---------------------------------------------------------
+_register(Contract(
+    feed="suppliers",
+    scope=SUPPLIER,
+    master=True,
+    description="Suppliers of the network.",
+    fields=(
+        Field("supplier_id", STRING, "Supplier identifier"),
+        Field("name", STRING, "Supplier name"),
+        Field("country", STRING, "ISO 3166 alpha-2 country of the head office"),
+        Field("tier", INT64, "Tier in the supply chain", min=1, max=3),
+    ),
+    natural_key=("supplier_id",),
+))
+
+_register(Contract(
+    feed="supplier_locations",
+    scope=SUPPLIER,
+    master=True,
+    description="Ship-from locations of the suppliers.",
+    fields=(
+        Field("location_id", STRING, "Location identifier"),
+        Field("supplier_id", STRING, "Supplier operating the location"),
+        Field("city", STRING, "City"),
+        Field("country", STRING, "ISO 3166 alpha-2 country code"),
+        Field("region", STRING, "Region", allowed=REGIONS),
+        Field("latitude", FLOAT64, "Latitude", unit="deg", min=-90, max=90),
+        Field("longitude", FLOAT64, "Longitude", unit="deg", min=-180, max=180),
+    ),
+    natural_key=("location_id",),
+    references=(("supplier_id", "suppliers"),),
+))
+
+_register(Contract(
+    feed="parts",
+    scope=SUPPLIER,
+    master=True,
+    description="Purchased parts.",
+    fields=(
+        Field("part_id", STRING, "Part number"),
+        Field("description", STRING, "Part description"),
+        Field("commodity", STRING, "Commodity group (electronics, steel, plastics, ...)"),
+        Field("unit_cost_eur", FLOAT64, "Purchase price per unit", unit="EUR", min=0, max=1e7),
+    ),
+    natural_key=("part_id",),
+))
+
+_register(Contract(
+    feed="shipments",
+    scope=SUPPLIER,
+    description="Shipment status records: one when a shipment leaves (in transit), one when it arrives.",
+    fields=(
+        Field("shipment_id", STRING, "Shipment (advance shipping notice) number"),
+        Field("supplier_id", STRING, "Supplier"),
+        Field("location_id", STRING, "Ship-from location"),
+        Field("plant_id", STRING, "Ship-to plant"),
+        Field("part_id", STRING, "Part shipped"),
+        Field("status", STRING, "in_transit or delivered", allowed=SHIPMENT_STATUS),
+        Field("updated_at", TIMESTAMP, "When this status was recorded (UTC)"),
+        Field("ordered_qty", INT64, "Quantity ordered", min=0, max=BIG),
+        Field("delivered_qty", INT64, "Quantity delivered (null while in transit)", required=False, min=0, max=BIG),
+        Field("shipped_at", TIMESTAMP, "When it left the location (UTC)"),
+        Field("promised_at", TIMESTAMP, "Promised delivery time (UTC)"),
+        Field("eta", TIMESTAMP, "Expected arrival (UTC) while in transit", required=False),
+        Field("delivered_at", TIMESTAMP, "Actual delivery time (UTC), null while in transit", required=False),
+        Field("transport_mode", STRING, "road, rail, sea or air", allowed=TRANSPORT_MODES),
+        Field("freight_cost_eur", FLOAT64, "Freight cost", unit="EUR", min=0, max=BIG),
+        Field("premium_freight", BOOL, "Expedited at extra cost to make up for lateness"),
+    ),
+    natural_key=("shipment_id", "status"),
+    event_time="updated_at",
+    references=(("supplier_id", "suppliers"), ("location_id", "supplier_locations"), ("plant_id", "plants"),
+                ("part_id", "parts")),
+    rules=(
+        Rule("promised_after_shipped", "promised_at >= shipped_at", _le("shipped_at", "promised_at")),
+        Rule("delivered_after_shipped", "delivered_at >= shipped_at", _le("shipped_at", "delivered_at")),
+        Rule("delivered_has_time", "a delivered shipment has delivered_at and delivered_qty",
+             lambda: (pl.col("status") != "delivered")
+             | (pl.col("delivered_at").is_not_null() & pl.col("delivered_qty").is_not_null())),
+    ),
+))
+
+_register(Contract(
+    feed="inspections",
+    scope=SUPPLIER,
+    description="Incoming quality inspections of delivered lots.",
+    fields=(
+        Field("inspection_id", STRING, "Inspection identifier"),
+        Field("shipment_id", STRING, "Shipment the lot arrived with"),
+        Field("lot_id", STRING, "Lot number"),
+        Field("supplier_id", STRING, "Supplier"),
+        Field("plant_id", STRING, "Inspecting plant"),
+        Field("part_id", STRING, "Part"),
+        Field("inspected_at", TIMESTAMP, "When the lot was inspected (UTC)"),
+        Field("inspected_qty", INT64, "Units inspected", min=0, max=BIG),
+        Field("defective_qty", INT64, "Units found defective", min=0, max=BIG),
+    ),
+    natural_key=("inspection_id",),
+    event_time="inspected_at",
+    references=(("supplier_id", "suppliers"), ("plant_id", "plants"), ("part_id", "parts")),
+    rules=(Rule("defective_le_inspected", "defective_qty <= inspected_qty", _le("defective_qty", "inspected_qty")),),
+))
+
+
+PLANT_FEEDS = tuple(c.feed for c in CONTRACTS.values() if c.scope == PLANT)
+SUPPLIER_FEEDS = tuple(c.feed for c in CONTRACTS.values() if c.scope == SUPPLIER)
+
+
+def contract(feed: str) -> Contract:
+    try:
+        return CONTRACTS[feed]
+    except KeyError:
+        raise KeyError(f"unknown feed {feed!r}; feeds are {', '.join(CONTRACTS)}") from None
+
+
+QUARANTINE = TableSpec(
+    name="bronze.quarantine",
+    description="Rows that broke their feed's contract: the raw line, the rule it broke and why, by drop.",
+    columns=(
+        col("date", DATE, "Date of the drop", nullable=False),
+        col("plant_id", STRING, "Plant of the drop, or 'suppliers' for the supplier drop", nullable=False),
+        col("feed", STRING, "Feed the row was meant for", nullable=False),
+        col("drop_id", STRING, "Drop folder, e.g. plant=DE01/date=2026-01-05", nullable=False),
+        col("_source_file", STRING, "Landing-zone file the row came from", nullable=False),
+        col("_source_row", INT64, "Data row number in that file (1 = first row after the header)", nullable=False),
+        col("rule", STRING, "Rule broken: type, nan, required, range, allowed, rule:<name>, in_date, reference, "
+            "duplicate, unknown_column, missing_column, malformed", nullable=False),
+        col("reason", STRING, "What was wrong, naming the column and value", nullable=False),
+        col("raw_line", STRING, "The row as delivered (CSV/JSON line, or the Parquet row as JSON)"),
+        col("_ingested_at", TIMESTAMP, "When the row was quarantined", nullable=False),
+        col("_run_id", STRING, "Run that quarantined it", nullable=False),
+    ),
+    partition_by=("date",),
+    natural_key=("date", "plant_id", "feed", "_source_file", "_source_row", "rule"),
+)
+
+#: Bronze tables published to the catalog (entry point ``plantlake.tables``).
+BRONZE_TABLES = [c.bronze for c in CONTRACTS.values()] + [QUARANTINE]
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e9 else f"{value:.0e}"
+
+
+def _bounds(f: Field) -> str:
+    unit = f" {f.unit}" if f.unit else ""
+    low = _number(f.min) if f.min is not None else "-inf"
+    high = _number(f.max) if f.max is not None else "inf"
+    return f"`{f.name}` {low}..{high}{unit}"
+
+
+def markdown() -> str:
+    """The README's table of feed contracts: what the catalog's column lists do not say."""
+    lines = [
+        "| feed | drop | natural key | on the drop's date | ranges | allowed values | cross-column rules "
+        "| references |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in CONTRACTS.values():
+        drop = ("plant" if c.scope == PLANT else "supplier") + (" (master)" if c.master else "")
+        ranges = "; ".join(_bounds(f) for f in c.fields if f.min is not None or f.max is not None)
+        allowed = "; ".join(f"`{f.name}`: {', '.join(f.allowed)}" for f in c.fields if f.allowed)
+        if c.feed == "plants":
+            allowed = "; ".join(filter(None, [allowed, "`timezone`: an IANA time zone"]))
+        rules = "; ".join(f"`{r.name}`: {r.description}" for r in c.rules)
+        refs = "; ".join(f"`{column}` -> {master}" for column, master in c.references)
+        lines.append(
+            f"| `{c.feed}` | {drop} | {', '.join(f'`{k}`' for k in c.natural_key)} "
+            f"| {f'`{c.event_time}`' if c.event_time else ''} | {ranges} | {allowed} | {rules} | {refs} |"
+        )
+    return "\n".join(lines) + "\n"

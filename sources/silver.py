@@ -1,0 +1,71 @@
+"""Silver tables: the feeds conformed and deduplicated, and the dimension tables.
+
+Both derive from the feed contracts, so a column added to a contract reaches bronze and
+silver without being declared twice.
+
+* Event feeds become ``silver.<feed>``: contract columns with ``date`` (plant-local
+  production date for plant feeds, UTC date for the supplier drop), ``plant_id`` for
+  plant feeds, one row per natural key, and the source file kept for traceability.
+* Master feeds become dimensions ``silver.dim_<name>``: the latest attributes per key
+  (SCD type 1), with the first and the latest drop date that named the key.
+"""
+
+from __future__ import annotations
+
+from lakehouse.catalog import DATE, STRING, TIMESTAMP, TableSpec, col
+from sources.contracts import CONTRACTS, PLANT, Contract
+
+DIMENSIONS = {
+    "plants": "dim_plant",
+    "lines": "dim_line",
+    "machines": "dim_machine",
+    "suppliers": "dim_supplier",
+    "supplier_locations": "dim_supplier_location",
+    "parts": "dim_part",
+}
+
+
+def _plant_column(c: Contract):
+    if c.scope == PLANT and "plant_id" not in c.names:
+        return [col("plant_id", STRING, "Plant", nullable=False)]
+    return []
+
+
+def event_table(c: Contract) -> TableSpec:
+    date_doc = "Plant-local production date" if c.scope == PLANT else "UTC date of the supplier drop"
+    key = ([] if "plant_id" in c.natural_key or c.scope != PLANT else ["plant_id"]) + list(c.natural_key)
+    return TableSpec(
+        name=f"silver.{c.feed}",
+        description=f"{c.description} Conformed: UTC times, contract units, one row per natural key.",
+        columns=(
+            col("date", DATE, date_doc, nullable=False),
+            *_plant_column(c),
+            *(f.column() for f in c.fields),
+            col("_source_file", STRING, "Landing-zone file the row came from", nullable=False),
+            col("_ingested_at", TIMESTAMP, "When the row was landed", nullable=False),
+        ),
+        partition_by=("date",),
+        natural_key=tuple(dict.fromkeys(["date", *key])),
+    )
+
+
+def dimension_table(c: Contract) -> TableSpec:
+    return TableSpec(
+        name=f"silver.{DIMENSIONS[c.feed]}",
+        description=f"{c.description} Latest attributes per key (type 1 dimension).",
+        columns=(
+            *_plant_column(c),
+            *(f.column() for f in c.fields),
+            col("first_seen", DATE, "First drop date that named this key", nullable=False),
+            col("as_of", DATE, "Latest drop date these attributes come from", nullable=False),
+        ),
+        partition_by=(),
+        natural_key=c.natural_key,
+    )
+
+
+EVENT_TABLES = {feed: event_table(c) for feed, c in CONTRACTS.items() if not c.master}
+DIMENSION_TABLES = {feed: dimension_table(c) for feed, c in CONTRACTS.items() if c.master}
+
+#: Silver tables published to the catalog (entry point ``plantlake.tables``).
+SILVER_TABLES = [*DIMENSION_TABLES.values(), *EVENT_TABLES.values()]
