@@ -1,0 +1,95 @@
+"""Validate an Arrow table (the slice just written) against its suite and say what failed.
+
+Engine: GX's pandas engine on a frame converted from Arrow. Measured on the 2-core dev
+machine with 1.5M rows x 16 columns of ``bronze.telemetry`` and its contract suite
+(``python -m bench.expectations_bench [--bad] [--spark]``): 4-5 s in all (Arrow to pandas
+about 0.1 s), 6 s when 10% of the rows break three expectations; GX's Spark engine needed
+70-90 s for the same suite (6-12 s session start, 18-26 s to load the Arrow table, 47-68 s
+of validation jobs). The asset checks hold the slice as Arrow already, so pandas wins.
+Memory is the limit instead: validate a slice (a date, or a date and some plants), not a table.
+
+Column types are checked here, on the Arrow schema, before GX: a suite's
+``expect_column_values_to_be_of_type`` expectations name Arrow types, which the pandas
+frame cannot show faithfully. Expectations on a missing or mistyped column are skipped
+(and listed) rather than run into errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import great_expectations as gx
+import pyarrow as pa
+
+from expectations import report
+from expectations.context import batch
+from expectations.outcome import MAX_EXAMPLES, Outcome
+from expectations.suites import TYPE_CHECK, suite_for
+from lakehouse.catalog import TableSpec
+
+log = logging.getLogger(__name__)
+
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
+
+
+def validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite | None = None) -> Outcome:
+    """Run ``suite`` (default: the table's catalog suite) on ``data``; never raises for bad data."""
+    started = time.perf_counter()
+    suite = suite if suite is not None else suite_for(spec)
+    data = _arrow(data)
+    type_checks = [e for e in suite.expectations if e.expectation_type == TYPE_CHECK]
+    failures = [report.type_failure(e.column, e.type_, data) for e in type_checks
+                if report.type_mismatch(e.column, e.type_, data)]
+    unusable = {f.column for f in failures} | {c for c in spec.column_names if c not in data.column_names}
+
+    runnable, skipped = [], []
+    for e in suite.expectations:
+        if e.expectation_type == TYPE_CHECK:
+            continue
+        columns = report.expectation_columns(e.expectation_type, e.configuration.kwargs)
+        blocked = [c for c in columns if c in unusable or c not in data.column_names]
+        if blocked:
+            why = f"{', '.join(blocked)} missing, repeated or mistyped"
+            skipped.append(f"{e.expectation_type} on {', '.join(columns)}: {why}")
+        else:
+            runnable.append(e)
+
+    evaluated = len(type_checks)
+    if runnable:
+        checked = gx.ExpectationSuite(name=suite.name, expectations=[e.configuration for e in runnable])
+        with batch(_frame(data)) as gx_batch:
+            result = gx_batch.validate(checked, result_format=RESULT_FORMAT)
+        evaluated += result.statistics["evaluated_expectations"]
+        failures += [report.gx_failure(r, spec, data) for r in result.results if not r.success]
+
+    outcome = Outcome(
+        table=spec.name,
+        success=not failures and not skipped,
+        rows=data.num_rows,
+        evaluated=evaluated,
+        failures=failures,
+        skipped=skipped,
+        duration_s=time.perf_counter() - started,
+    )
+    log.log(logging.INFO if outcome.success else logging.WARNING, "%s (%.1f s)", outcome.summary(),
+            outcome.duration_s)
+    return outcome
+
+
+def _arrow(data: pa.Table | pa.RecordBatch | pa.RecordBatchReader) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    raise TypeError(f"validate() takes a pyarrow Table, not {type(data).__name__}")
+
+
+def _frame(data: pa.Table):
+    """The pandas frame GX validates: dictionary columns decoded (GX would see categoricals)."""
+    columns = [
+        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in data.columns
+    ]
+    return pa.Table.from_arrays(columns, names=data.column_names).to_pandas()

@@ -1,0 +1,91 @@
+"""Bronze: the landing step, one asset per feed plus the quarantine and the drop bookkeeping.
+
+All bronze tables come from one op because a drop is read once for all its feeds. Two
+checks run with it: the reconciliation of every landed drop (blocking: nothing lost,
+nothing invented, read back from the lake) and whether any complete drop was refused.
+"""
+
+import dagster as dg
+
+from orchestration import partitions
+from orchestration.landing import LandingReport, land, reconcile
+from orchestration.metadata import asset_spec, key, written
+from orchestration.resources import LakeResource, NightScope
+from sources.contracts import CONTRACTS, QUARANTINE
+from sources.landing import LANDED_DROPS
+
+BRONZE_TABLES = [c.bronze for c in CONTRACTS.values()] + [QUARANTINE]
+
+RECONCILIATION = dg.AssetCheckSpec(
+    "manifest_reconciliation",
+    asset=key(LANDED_DROPS),
+    blocking=True,
+    description="For every drop landed in the run: manifest rows = bronze rows + quarantined rows, read back "
+    "from the lake.",
+)
+ACCEPTED = dg.AssetCheckSpec(
+    "drops_accepted",
+    asset=key(LANDED_DROPS),
+    description="No complete drop of the run's nights was refused (a refused drop keeps its previous data).",
+)
+
+
+def _md_table(rows: list[dict]) -> dg.MetadataValue:
+    if not rows:
+        return dg.MetadataValue.md("_none_")
+    names = list(rows[0])
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(str(r[n]) for n in names) + " |" for r in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+@dg.multi_asset(
+    name="landing",
+    specs=[asset_spec(spec, {"polars"}) for spec in BRONZE_TABLES]
+    + [asset_spec(LANDED_DROPS, {"polars"}, group="bronze")],
+    check_specs=[RECONCILIATION, ACCEPTED],
+    partitions_def=partitions.daily,
+    backfill_policy=partitions.single_run,
+    description="Complete drops of the run's nights -> typed bronze rows, quarantine and ops.landed_drops.",
+)
+def landing(context: dg.AssetExecutionContext, lake: LakeResource, scope: NightScope):
+    dates = partitions.dates(context)
+    the_lake = lake.lake()
+    report: LandingReport = land(
+        the_lake, lake.landing, dates, scope.sources, run_id=context.run_id, reland=scope.reland
+    )
+    landed = [entry.drop for entry in report.landed]
+    for spec in [*BRONZE_TABLES, LANDED_DROPS]:
+        extra = {"rows_this_run": dg.MetadataValue.int(report.rows.get(spec.name, 0))}
+        if spec is LANDED_DROPS:
+            extra.update(drops_landed=len(landed), drops_rejected=len(report.rejected))
+        filters = {d.ref.date for d in landed} or set(dates)
+        yield dg.MaterializeResult(
+            asset_key=key(spec),
+            metadata=written(
+                the_lake, spec, report.versions.get(spec.name, the_lake.version(spec)), _slices(spec, filters), extra
+            ),
+        )
+    reconciled = reconcile(the_lake, landed)
+    failing = [r for r in reconciled if not r["reconciles"]]
+    yield dg.AssetCheckResult(
+        check_name=RECONCILIATION.name,
+        asset_key=RECONCILIATION.asset_key,
+        passed=not failing,
+        description=f"{len(reconciled) - len(failing)} of {len(reconciled)} drops reconcile",
+        metadata={"drops": _md_table(reconciled), "failing_drops": len(failing)},
+    )
+    yield dg.AssetCheckResult(
+        check_name=ACCEPTED.name,
+        asset_key=ACCEPTED.asset_key,
+        passed=not report.rejected,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(report.rejected)} drops refused",
+        metadata={"refused": _md_table([{"drop": d.drop_id, "reason": reason} for d, reason in report.rejected])},
+    )
+
+
+def _slices(spec, dates):
+    from lakehouse.slices import Slices
+
+    return Slices.of(spec, {d: None for d in dates})

@@ -1,0 +1,92 @@
+"""Running the nightly job in this process (``plantlake run``, ``plantlake demo``).
+
+Runs are recorded in the Dagster instance under ``$PLANTLAKE_HOME/dagster`` (unless
+``DAGSTER_HOME`` says otherwise), so the UI started by ``make ui`` shows them.
+"""
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import dagster as dg
+
+from lakehouse.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+DAGSTER_YAML = """\
+# Written by plantlake: a local instance with telemetry off.
+telemetry:
+  enabled: false
+"""
+
+
+def dagster_home() -> Path:
+    """The Dagster instance folder, created with telemetry off if it does not exist."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(get_settings().home / "dagster")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    return home
+
+
+def instance() -> dg.DagsterInstance:
+    dagster_home()
+    return dg.DagsterInstance.get()
+
+
+def run_config(plants: Sequence[str] | None = None, reland: bool = False) -> dict:
+    return {"resources": {"scope": {"config": {"plants": list(plants or []), "reland": reland}}}}
+
+
+def run_nights(
+    start: dt.date,
+    end: dt.date | None = None,
+    plants: Sequence[str] | None = None,
+    *,
+    reland: bool = False,
+    job_name: str = "nightly",
+    dagster_instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Run ``job_name`` for the nights ``start``..``end`` as one run (a backfill is one run, not one per night)."""
+    from orchestration.definitions import defs  # the code location, loaded only when a run is asked for
+
+    end = end or start
+    if end < start:
+        raise ValueError(f"--to {end} is before --date {start}")
+    tags = {"plantlake/trigger": "cli"}
+    if plants:
+        tags["plantlake/plants"] = ",".join(plants)
+    job = defs.resolve_job_def(job_name)
+    kwargs: dict = {
+        "run_config": run_config(plants, reland),
+        "instance": dagster_instance or instance(),
+        "raise_on_error": False,
+    }
+    if start == end:
+        kwargs["partition_key"] = start.isoformat()
+    else:
+        tags["dagster/asset_partition_range_start"] = start.isoformat()
+        tags["dagster/asset_partition_range_end"] = end.isoformat()
+    log.info("running %s for %s..%s (plants: %s)", job_name, start, end, ", ".join(plants or []) or "all")
+    return job.execute_in_process(tags=tags, **kwargs)
+
+
+def failures(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Readable lines for the failed steps and failed checks of a run."""
+    lines = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = getattr(event.event_specific_data, "error", None)
+            lines.append(f"step {event.step_key} failed: {error.message.strip() if error else event.message}")
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                lines.append(
+                    f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} did not pass "
+                    f"({evaluation.description or ''})"
+                )
+    return lines

@@ -1,0 +1,103 @@
+"""`plantlake ui`: the Dagster UI (and the MLflow UI for a local tracking store), bound to 127.0.0.1.
+
+Both run as child processes with default signal handlers (a background ``dagster dev``
+otherwise ignores SIGTERM) and are stopped by their own PIDs: SIGTERM, a bounded wait,
+then SIGKILL.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from lakehouse.settings import get_settings
+from orchestration.runs import dagster_home
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_default_signals,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def ui_env() -> dict[str, str]:
+    """The environment of the UI processes: telemetry off, the same settings as the CLI."""
+    env = dict(os.environ)
+    env["DAGSTER_HOME"] = str(dagster_home())
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    env.setdefault("DO_NOT_TRACK", "true")
+    return env
+
+
+def commands(host: str, port: int, mlflow_port: int) -> dict[str, list[str]]:
+    bin_dir = Path(sys.executable).parent
+    settings = get_settings()
+    cmds = {
+        "dagster": [str(bin_dir / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
+    }
+    if settings.mlflow_tracking_uri.startswith(("sqlite:", "file:", "/")):
+        cmds["mlflow"] = [
+            str(bin_dir / "mlflow"),
+            "ui",
+            "--backend-store-uri",
+            settings.mlflow_tracking_uri,
+            "--host",
+            host,
+            "--port",
+            str(mlflow_port),
+        ]
+    return cmds
+
+
+def serve(host: str, port: int, mlflow_port: int, console: Console) -> None:
+    settings = get_settings()
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = ui_env()
+    procs = {name: start(cmd, env, logs / f"{name}-ui.log") for name, cmd in commands(host, port, mlflow_port).items()}
+    console.print(f"Dagster UI: http://{host}:{port}  (logs: {logs / 'dagster-ui.log'})")
+    if "mlflow" in procs:
+        console.print(f"MLflow UI:  http://{host}:{mlflow_port}  (logs: {logs / 'mlflow-ui.log'})")
+    else:
+        console.print(f"MLflow UI:  your tracking server, {settings.mlflow_tracking_uri}")
+    console.print("Press Ctrl-C to stop.")
+    try:
+        while all(p.poll() is None for p in procs.values()):
+            time.sleep(1)
+        for name, p in procs.items():
+            if p.poll() is not None:
+                console.print(f"[red]{name} UI exited with {p.returncode}; see {logs / f'{name}-ui.log'}[/red]")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs.values():
+            stop(p)

@@ -1,0 +1,298 @@
+"""The GX suites and runner: what passes, what fails, and how a failure is reported."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import os
+import socket
+from pathlib import Path
+
+import great_expectations as gx
+import pyarrow as pa
+import pytest
+
+import expectations
+from bench.expectations_bench import telemetry
+from expectations import Outcome, suite_for, validate
+from expectations.context import _batch_definition, context
+from expectations.rules import SENSOR_BOUNDS
+from lakehouse import catalog
+from lakehouse.gold_tables import SENSORS
+
+DAY = dt.date(2026, 1, 5)
+UTC = dt.UTC
+
+
+def table(name: str, rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=catalog.get(name).schema)
+
+
+def oee_rows(lines: int = 4) -> list[dict]:
+    return [
+        {
+            "date": DAY, "plant_id": "DE01", "line_id": f"DE01-L{i}", "ideal_cycle_time_s": 30.0,
+            "planned_minutes": 960.0, "run_minutes": 840.0, "total_count": 1600, "good_count": 1568,
+            "availability": 0.875, "performance": 0.952, "quality": 0.98, "oee": 0.816,
+        }
+        for i in range(lines)
+    ]
+
+
+def production_rows(shifts: int = 3) -> list[dict]:
+    rows = []
+    for shift in range(1, shifts + 1):
+        start = dt.datetime(2026, 1, 5, 6 + 8 * (shift - 1), tzinfo=UTC)
+        rows.append({
+            "date": DAY, "plant_id": "DE01", "line_id": "DE01-L1", "shift": shift, "shift_start": start,
+            "shift_end": start + dt.timedelta(hours=8), "planned_minutes": 450.0, "run_minutes": 400.0,
+            "total_count": 780, "good_count": 770, "_source_file": "plant=DE01/date=2026-01-05/production.csv",
+            "_source_row": shift, "_ingested_at": dt.datetime(2026, 1, 6, 1, tzinfo=UTC), "_run_id": "test",
+        })
+    return rows
+
+
+#: What the orchestration passes for bronze.production (the contract's ranges).
+PRODUCTION_RANGES = {"shift": (1, 3), "planned_minutes": (0, 1440), "run_minutes": (0, 1440),
+                     "total_count": (0, 1e12), "good_count": (0, 1e12)}
+
+
+def only_failure(outcome: Outcome, expectation: str):
+    assert not outcome.success
+    found = [f for f in outcome.failures if f.expectation == expectation]
+    assert len(found) == 1, outcome.failures
+    return found[0]
+
+
+def test_a_good_table_passes():
+    spec = catalog.get("gold.oee_daily")
+    outcome = validate(spec, table(spec.name, oee_rows()))
+    assert outcome.success, outcome.failures
+    assert (outcome.rows, outcome.failures, outcome.skipped) == (4, [], [])
+    assert outcome.evaluated == len(suite_for(spec).expectations)
+    assert outcome.summary() == f"gold.oee_daily: 4 rows, all {outcome.evaluated} expectations met"
+
+
+def test_a_good_table_with_contract_ranges_passes():
+    spec = catalog.get("bronze.production")
+    outcome = validate(spec, table(spec.name, production_rows()), suite_for(spec, ranges=PRODUCTION_RANGES))
+    assert outcome.success, outcome.failures
+
+
+def test_null_in_a_not_null_column():
+    rows = oee_rows()
+    rows[2]["plant_id"] = None
+    failure = only_failure(validate(catalog.get("gold.oee_daily"), table("gold.oee_daily", rows)),
+                           "expect_column_values_to_not_be_null")
+    assert failure.column == "plant_id"
+    assert (failure.unexpected_count, failure.unexpected_percent) == (1, 25.0)
+    assert failure.examples == [{"date": "2026-01-05", "line_id": "DE01-L2", "plant_id": None}]
+    assert failure.description == "1 of 4 rows have no plant_id, which the catalog declares not null"
+
+
+def test_duplicate_natural_key():
+    rows = oee_rows()
+    rows[3]["line_id"] = rows[1]["line_id"]
+    failure = only_failure(validate(catalog.get("gold.oee_daily"), table("gold.oee_daily", rows)),
+                           "expect_compound_columns_to_be_unique")
+    assert failure.column == ["date", "line_id"]
+    assert failure.unexpected_count == 2
+    assert failure.examples == [{"date": "2026-01-05", "line_id": "DE01-L1"}] * 2
+    assert "natural key (date, line_id)" in failure.description
+
+
+def test_single_column_natural_key_duplicate():
+    dim = catalog.get("silver.dim_supplier")
+    rows = [{"supplier_id": "S1", "name": n, "country": "DE", "tier": 1, "first_seen": DAY, "as_of": DAY}
+            for n in ("a", "b")]
+    failure = only_failure(validate(dim, table(dim.name, rows)), "expect_column_values_to_be_unique")
+    assert (failure.column, failure.unexpected_count) == ("supplier_id", 2)
+
+
+def test_value_out_of_a_passed_range():
+    spec = catalog.get("bronze.production")
+    rows = production_rows()
+    rows[1]["planned_minutes"] = 2000.0
+    outcome = validate(spec, table(spec.name, rows), suite_for(spec, ranges=PRODUCTION_RANGES))
+    failure = only_failure(outcome, "expect_column_values_to_be_between")
+    assert (failure.column, failure.unexpected_count) == ("planned_minutes", 1)
+    assert failure.examples == [{"date": "2026-01-05", "plant_id": "DE01", "line_id": "DE01-L1",
+                                 "shift_start": "2026-01-05T14:00:00+00:00", "planned_minutes": 2000.0}]
+    assert failure.description == "1 of 3 rows have planned_minutes outside [0, 1440]"
+
+
+def test_value_not_allowed_by_the_caller():
+    spec = catalog.get("bronze.supplier_locations")
+    row = {"date": DAY, "location_id": "L1", "supplier_id": "S1", "city": "Graz", "country": "AT", "latitude": 47.1,
+           "longitude": 15.4, "_source_file": "f", "_source_row": 1, "_run_id": "r",
+           "_ingested_at": dt.datetime(2026, 1, 6, tzinfo=UTC)}
+    rows = [dict(row, region="Europe"), dict(row, location_id="L2", region="Atlantis")]
+    suite = suite_for(spec, allowed={"region": ("Europe", "China")}, ranges={"latitude": (-90, 90)})
+    failure = only_failure(validate(spec, table(spec.name, rows), suite), "expect_column_values_to_be_in_set")
+    assert (failure.column, failure.unexpected_count, failure.unexpected_percent) == ("region", 1, 50.0)
+    assert failure.examples == [{"date": "2026-01-05", "location_id": "L2", "region": "Atlantis"}]
+    assert failure.description == "1 of 2 rows have region not in (Europe, China)"
+
+
+def test_table_rule_good_count_above_total_count():
+    rows = oee_rows()
+    rows[0]["good_count"] = 1700
+    failure = only_failure(validate(catalog.get("gold.oee_daily"), table("gold.oee_daily", rows)),
+                           "expect_column_pair_values_a_to_be_greater_than_b")
+    assert failure.column == ["good_count", "total_count"]
+    assert failure.unexpected_count == 1
+    assert failure.examples == [{"date": "2026-01-05", "line_id": "DE01-L0", "good_count": 1700, "total_count": 1600}]
+    assert failure.description == "1 of 4 rows break good_count <= total_count"
+
+
+def test_table_rules_on_ratios_and_domains():
+    rows = oee_rows()
+    rows[1]["availability"], rows[2]["performance"], rows[3]["performance"] = 1.01, 1.15, 1.3
+    outcome = validate(catalog.get("gold.oee_daily"), table("gold.oee_daily", rows))
+    assert sorted((f.column, f.unexpected_count) for f in outcome.failures) == [("availability", 1), ("performance", 1)]
+
+    spec = catalog.get("gold.plant_supply_risk")
+    risk = {"date": DAY, "plant_id": "DE01", "supplier_id": "S1", "open_shipments": 3, "at_risk_shipments": 4,
+            "at_risk_qty": 10, "at_risk_value_eur": 99.0, "max_expected_delay_h": 5.0, "supplier_otif_90d": 0.8,
+            "risk_level": "extreme"}
+    outcome = validate(spec, table(spec.name, [risk]))
+    assert sorted(f.description for f in outcome.failures) == [
+        "1 of 1 rows break at_risk_shipments <= open_shipments",
+        "1 of 1 rows have risk_level not in (high, medium, low)",
+    ]
+
+
+def test_timestamp_rule_in_silver():
+    spec = catalog.get("silver.production")
+    rows = [{k: v for k, v in r.items() if k not in ("_source_row", "_run_id")} for r in production_rows()]
+    rows[0]["shift_end"] = rows[0]["shift_start"] - dt.timedelta(minutes=1)
+    failure = only_failure(validate(spec, table(spec.name, rows)), "expect_column_pair_values_a_to_be_greater_than_b")
+    assert failure.column == ["shift_start", "shift_end"]
+    assert failure.examples[0]["shift_end"] == "2026-01-05T05:59:00+00:00"
+
+
+def test_wrong_type_is_reported_and_its_expectations_skipped():
+    spec = catalog.get("gold.oee_daily")
+    data = table(spec.name, oee_rows())
+    data = data.set_column(1, "plant_id", pa.array([1, 2, 3, 4]))
+    data = data.set_column(7, "good_count", pa.array(["1", "2", "3", "4"]))
+    outcome = validate(spec, data)
+    assert not outcome.success
+    assert {(f.column, f.expectation) for f in outcome.failures} == {
+        ("plant_id", "expect_column_values_to_be_of_type"), ("good_count", "expect_column_values_to_be_of_type")}
+    plant = next(f for f in outcome.failures if f.column == "plant_id")
+    assert plant.description == "column plant_id is int64, the catalog declares string"
+    assert (plant.unexpected_count, plant.examples) == (4, [1, 2, 3, 4])
+    assert any(s.startswith("expect_column_values_to_not_be_null on plant_id") for s in outcome.skipped)
+    assert any("good_count, total_count" in s for s in outcome.skipped)
+
+
+def test_missing_and_extra_columns():
+    spec = catalog.get("gold.oee_daily")
+    data = table(spec.name, oee_rows()).drop(["oee"]).append_column("shift", pa.array([1, 2, 3, 4]))
+    outcome = validate(spec, data)
+    columns = only_failure(outcome, "expect_table_columns_to_match_ordered_list")
+    assert columns.description == "columns differ from the catalog: missing oee; unexpected shift"
+    assert columns.column == ["oee", "shift"]
+    assert columns.examples == [{"position": 11, "expected": "oee", "found": "shift"}]
+    assert outcome.failing_columns == ["oee", "shift"]  # oee's type expectation fails too: it is missing
+
+
+def test_lossless_encodings_count_as_the_declared_type():
+    spec = catalog.get("gold.oee_daily")
+    data = table(spec.name, oee_rows())
+    data = data.set_column(1, "plant_id", data["plant_id"].dictionary_encode())
+    data = data.set_column(2, "line_id", data["line_id"].cast(pa.large_string()))
+    assert validate(spec, data).success
+
+
+def test_every_catalog_table_has_a_suite_and_its_empty_table_passes():
+    for spec in catalog.tables():
+        suite = suite_for(spec)
+        assert suite.name == spec.name
+        types = {e.column: e.type_ for e in suite.expectations if e.expectation_type.endswith("_be_of_type")}
+        assert types == {c.name: str(c.type) for c in spec.columns}
+        outcome = validate(spec, spec.schema.empty_table(), suite)
+        assert outcome.success, (spec.name, outcome.failures, outcome.skipped)
+        assert (outcome.rows, outcome.evaluated) == (0, len(suite.expectations))
+
+
+def test_an_empty_table_fails_only_a_suite_that_requires_rows():
+    spec = catalog.get("gold.oee_daily")
+    expectations = [e.configuration for e in suite_for(spec).expectations]
+    suite = gx.ExpectationSuite(name=spec.name, expectations=[
+        *expectations, gx.expectations.ExpectTableRowCountToBeBetween(min_value=1)])
+    failure = only_failure(validate(spec, spec.schema.empty_table(), suite), "expect_table_row_count_to_be_between")
+    assert (failure.column, failure.unexpected_count, failure.examples) == (None, 0, [0])
+    assert failure.description == "expect_table_row_count_to_be_between on the table failed: observed 0 (min_value=1)"
+
+
+def test_metadata_is_plain_json():
+    rows = oee_rows()
+    rows[0]["good_count"], rows[1]["plant_id"], rows[2]["availability"] = 1700, None, float("inf")
+    outcome = validate(catalog.get("gold.oee_daily"), table("gold.oee_daily", rows))
+    meta = outcome.to_metadata()
+    assert json.loads(json.dumps(meta, allow_nan=False)) == meta
+    assert meta["success"] is False and meta["failed"] == 3 and meta["rows"] == 4
+    assert set(meta["failing_columns"]) == {"plant_id", "good_count", "total_count", "availability"}
+    assert meta["summary"] == outcome.summary() and "3 of" in meta["summary"]
+
+
+def test_suites_are_cached_and_wiring_mistakes_raise():
+    spec = catalog.get("bronze.production")
+    assert suite_for(spec, ranges=PRODUCTION_RANGES) is suite_for(spec, ranges=dict(PRODUCTION_RANGES))
+    assert suite_for(spec, ranges={"shift": [1, 3]}) is suite_for(spec, ranges={"shift": (1, 3)})
+    assert suite_for(spec) is not suite_for(spec, ranges=PRODUCTION_RANGES)
+    with pytest.raises(ValueError, match="does not have: nope"):
+        suite_for(spec, ranges={"nope": (0, 1)})
+    with pytest.raises(ValueError, match="line_id, which is string, not a number"):
+        suite_for(spec, ranges={"line_id": (0, 1)})
+    with pytest.raises(ValueError, match="not the string"):
+        suite_for(spec, allowed={"line_id": "L1"})
+    with pytest.raises(ValueError, match="empty"):
+        suite_for(spec, ranges={"shift": (3, 1)})
+
+
+def test_expectations_imports_only_lakehouse():
+    """Layering: orchestration -> {expectations, sources, ...} -> lakehouse; contracts come in as arguments."""
+    package = Path(expectations.__file__).parent
+    imported = set()
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported.update(a.name.split(".")[0] for a in node.names)
+    assert not imported & {"sources", "transforms", "ml", "orchestration", "bench"}
+
+
+def test_every_gold_sensor_has_sanity_bounds():
+    assert {sensor for sensor, _ in SENSORS} <= set(SENSOR_BOUNDS)
+
+
+def test_gx_runs_ephemeral_offline_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"GX tried to open a network connection: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    rows = oee_rows()
+    rows[0]["good_count"] = 1700
+    assert not validate(catalog.get("gold.oee_daily"), table("gold.oee_daily", rows)).success
+    assert list(tmp_path.iterdir()) == []
+    ctx = context()
+    assert type(ctx).__name__ == "EphemeralDataContext"
+    assert ctx.config.analytics_enabled is False and os.environ["GX_ANALYTICS_ENABLED"] == "False"
+    assert not ctx.variables.data_docs_sites
+
+
+def test_two_hundred_thousand_telemetry_rows_validate_quickly_and_are_not_kept():
+    spec = catalog.get("bronze.telemetry")
+    outcome = validate(spec, telemetry(200_000))
+    assert outcome.success, outcome.failures
+    assert outcome.duration_s < 20
+    engine = _batch_definition().data_asset.datasource.get_execution_engine()
+    assert engine.batch_manager.batch_data_cache == {}  # the frame is not held until the next check
