@@ -24,13 +24,13 @@ $(STAMP): pyproject.toml
 install: java $(STAMP)
 
 demo: install
-	@echo "make demo will simulate a small network and run it end to end (arrives with the pipeline issue)."; exit 1
+	$(BIN)/plantlake demo
 
 test: install
 	$(BIN)/python -m pytest
 
 ui: install
-	@echo "make ui will start the Dagster webserver and the MLflow UI on 127.0.0.1 (arrives with the pipeline issue)."; exit 1
+	$(BIN)/plantlake ui
 
 bench: install
 	@echo "make bench will measure a night from one plant to the network against a DuckDB reference (arrives with the benchmarks issue)."; exit 1

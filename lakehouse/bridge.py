@@ -26,7 +26,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake.exceptions import CommitFailedError
-from deltalake.transaction import AddAction
+from deltalake.transaction import AddAction, RemoveAction
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
@@ -115,16 +115,20 @@ def read_table(
     else:
         dtable = lake.delta_table(spec, version)
         files = dtable.file_uris(file_pruning_predicate=filters or None)
-        schema = from_arrow_schema(spec.schema)
-        if files:
-            df = spark.read.schema(schema).option("basePath", spark_uri(uri)).parquet(*map(spark_uri, files))
-        else:
-            df = spark.createDataFrame([], schema)
+        df = read_files(spark, lake, spec, files)
         route = f"file list ({len(files)} files, version {dtable.version()})"
     if filters:
         df = df.where(spark_filter(filters))
     log.debug("read %s into Spark via %s", spec.name, route)
     return df.select(*wanted)
+
+
+def read_files(spark: SparkSession, lake: Lake, spec: TableSpec, files: Sequence[str]) -> DataFrame:
+    """Exactly these data files of a table (partition values from their paths, schema from the catalog)."""
+    schema = from_arrow_schema(spec.schema)
+    if not files:
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).option("basePath", spark_uri(lake.uri(spec))).parquet(*map(spark_uri, files))
 
 
 # -- writes --------------------------------------------------------------------------
@@ -175,6 +179,8 @@ def write_table(
 
 
 def _write_parquet(rows: DataFrame, lake: Lake, spec: TableSpec, parts: Slices | None, run_id: str | None) -> int:
+    """Executors write; this process commits: the new files, and (copy-on-write) only the files that
+    held replaced rows are removed, their other plants' rows carried over into new files."""
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         dtable = lake.ensure(spec)
         write_id = uuid.uuid4().hex
@@ -186,17 +192,19 @@ def _write_parquet(rows: DataFrame, lake: Lake, spec: TableSpec, parts: Slices |
             if parts is not None:
                 _check_slices(lake, spec, new_files, parts)
             published += _publish(lake, spec, new_files, write_id, "n")
-            if parts is not None and parts.narrowed:
-                # The narrowed slices' other plants are carried over: rewritten beside ours.
-                kept = _other_plants(rows.sparkSession, lake, spec, dtable.version(), parts)
+            replaced = _replaced_files(lake, spec, dtable, parts) if parts is not None else []
+            narrowed = [
+                f for f in replaced if f.partition_values[parts.column] in {v.isoformat() for v in parts.narrowed}
+            ]
+            if narrowed:
+                kept = _other_plants(rows.sparkSession, lake, spec, narrowed, parts)
                 kept.write.mode("errorifexists").partitionBy(*spec.partition_by).parquet(spark_uri(staging + "/keep"))
                 published += _publish(lake, spec, _staged(lake, staging + "/keep"), write_id, "k")
             dtable.create_write_transaction(
-                published,
-                mode="overwrite" if parts is not None else "append",
+                [*published, *replaced],
+                mode="append",
                 schema=spec.schema,
                 partition_by=list(spec.partition_by) or None,
-                partition_filters=parts.partition_filter() if parts is not None else None,
                 commit_properties=lake._commit(run_id, f"spark parquet {parts or 'append'}"),
             )
         except CommitFailedError as exc:
@@ -211,16 +219,39 @@ def _write_parquet(rows: DataFrame, lake: Lake, spec: TableSpec, parts: Slices |
             raise
         finally:
             storage.delete_dir(staging, lake.settings)
-        return lake._logged(spec, f"spark parquet write of {len(published)} files")
+        return lake._logged(spec, f"spark parquet write of {len(published)} files, {len(replaced)} removed")
     raise AssertionError("unreachable")
 
 
-def _other_plants(spark: SparkSession, lake: Lake, spec: TableSpec, version: int, parts: Slices) -> DataFrame:
-    """Rows of the narrowed slices' partitions that belong to plants the write does not replace."""
-    narrowed = parts.narrowed
-    existing = read_table(spark, lake, spec, version=version, filters=[(parts.column, "in", list(narrowed))])
+def _replaced_files(lake: Lake, spec: TableSpec, dtable, parts: Slices) -> list[RemoveAction]:
+    """Files of the snapshot that hold rows of the slices: every file of a whole partition, and the
+    files of a narrowed partition whose plant_id column names a replaced plant."""
+    adds = pa.table(dtable.get_add_actions(flatten=True)).to_pylist()
+    fs, table_path = storage.filesystem(lake.uri(spec), lake.settings)
+    narrowed = {v.isoformat(): set(p) for v, p in parts.narrowed.items()}
+    whole = {v.isoformat() for v, p in parts.parts if p is None}
+    now_ms = int(time.time() * 1000)
+    removed = []
+    for add in adds:
+        value = add[f"partition.{parts.column}"]
+        value = value.isoformat() if value is not None else None
+        if value in narrowed:
+            plants = pq.read_table(f"{table_path}/{add['path']}", columns=["plant_id"], filesystem=fs).column(0)
+            if not narrowed[value] & set(plants.unique().to_pylist()):
+                continue
+        elif value not in whole:
+            continue
+        removed.append(RemoveAction(add["path"], True, now_ms, add["size_bytes"], {parts.column: value}))
+    return removed
+
+
+def _other_plants(
+    spark: SparkSession, lake: Lake, spec: TableSpec, files: list[RemoveAction], parts: Slices
+) -> DataFrame:
+    """The rows of ``files`` that belong to plants the write does not replace."""
+    existing = read_files(spark, lake, spec, [storage.join(lake.uri(spec), f.path) for f in files])
     replaced = F.lit(False)
-    for value, plants in narrowed.items():
+    for value, plants in parts.narrowed.items():
         replaced = replaced | ((F.col(parts.column) == F.lit(value)) & F.col("plant_id").isin(list(plants)))
     return existing.where(~replaced)
 

@@ -195,6 +195,22 @@ def sql(
 
 
 @app.command()
+def demo(
+    plants: Annotated[int, typer.Option(help="Plants in the demo network.")] = 3,
+    machines_per_plant: Annotated[int, typer.Option(help="Machines per plant.")] = 20,
+    suppliers: Annotated[int, typer.Option(help="Suppliers.")] = 50,
+    days: Annotated[int, typer.Option(help="Nights to simulate and process, ending yesterday.")] = 21,
+) -> None:
+    """Simulate a small network, land and process every night, and show what was built."""
+    from orchestration.demo import DemoNetwork, run_demo
+
+    network = DemoNetwork(plants=plants, machines_per_plant=machines_per_plant, suppliers=suppliers, days=days,
+                          locations=max(suppliers, 4 * suppliers))
+    if not run_demo(console, network):
+        raise typer.Exit(1)
+
+
+@app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
     mlflow_port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,

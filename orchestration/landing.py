@@ -147,7 +147,6 @@ def land(
         )
         known = known.learn(result)
         report.landed.append(Landed(drop, result.bronze_rows, result.quarantined_rows))
-        log.info("%s: %d rows to bronze, %d quarantined", drop.drop_id, result.bronze_rows, result.quarantined_rows)
     for buffer in buffers.values():
         buffer.flush()
     for landed in report.landed:

@@ -38,8 +38,11 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_config(plants: Sequence[str] | None = None, reland: bool = False) -> dict:
-    return {"resources": {"scope": {"config": {"plants": list(plants or []), "reland": reland}}}}
+def run_config(plants: Sequence[str] | None = None, reland: bool = False, log_level: str = "INFO") -> dict:
+    return {
+        "resources": {"scope": {"config": {"plants": list(plants or []), "reland": reland}}},
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
 
 
 def run_nights(
@@ -49,6 +52,7 @@ def run_nights(
     *,
     reland: bool = False,
     job_name: str = "nightly",
+    log_level: str = "INFO",
     dagster_instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run ``job_name`` for the nights ``start``..``end`` as one run (a backfill is one run, not one per night)."""

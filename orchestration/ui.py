@@ -1,8 +1,8 @@
 """`plantlake ui`: the Dagster UI (and the MLflow UI for a local tracking store), bound to 127.0.0.1.
 
-Both run as child processes with default signal handlers (a background ``dagster dev``
-otherwise ignores SIGTERM) and are stopped by their own PIDs: SIGTERM, a bounded wait,
-then SIGKILL.
+Both run as child processes in their own sessions with default signal handlers (a
+background ``dagster dev`` otherwise ignores SIGTERM) and are stopped by their own process
+groups: SIGTERM, a bounded wait, then SIGKILL for whatever is left.
 """
 
 import os
@@ -39,14 +39,30 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
+    """Stop a UI and the processes it started (its own session: webserver, daemon, code server, workers)."""
     try:
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout)
+    except ProcessLookupError:
+        return
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+        pass
+    deadline = time.monotonic() + timeout
+    while _group_alive(proc.pid) and time.monotonic() < deadline:  # the leader's children exit after it
+        time.sleep(0.2)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+    except ProcessLookupError:
+        pass
+    proc.wait(10)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def ui_env() -> dict[str, str]:
@@ -78,7 +94,13 @@ def commands(host: str, port: int, mlflow_port: int) -> dict[str, list[str]]:
     return cmds
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(host: str, port: int, mlflow_port: int, console: Console) -> None:
+    """Run both UIs until Ctrl-C or SIGTERM, then stop them."""
+    signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM stops the UIs too, not only this process
     settings = get_settings()
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)

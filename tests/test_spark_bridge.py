@@ -197,3 +197,24 @@ def test_native_delta_read_where_delta_spark_jars_exist(tmp_path):
                 "spark.jars.packages cannot fetch io.delta:delta-spark"
             )
         pytest.fail(out.stderr[-3000:])
+
+
+def test_parquet_slice_write_only_rewrites_files_holding_replaced_plants(spark, tmp_path):
+    """Copy-on-write: a plant's late slice does not touch the files of the plants that came before it."""
+    from lakehouse.delta import Lake
+
+    lake = Lake(str(tmp_path / "lake"), Settings.from_env())
+    lake.append(READINGS, readings(D1, ["P01"]))
+    lake.append(READINGS, readings(D1, ["P02"]))
+    p01_files = lake.delta_table(READINGS).file_uris(file_pruning_predicate=[("plant_id", "=", "P01")])
+    late = spark.createDataFrame(readings(D1, ["P02"], seed=4))
+    bridge.write_table(late, lake, READINGS, date=D1, plant_ids=["P02"], via="parquet")
+    assert set(p01_files) <= set(lake.delta_table(READINGS).file_uris())
+    assert sorted_rows(lake.read(READINGS)) == sorted_rows(
+        pa.concat_tables([readings(D1, ["P01"]), readings(D1, ["P02"], seed=4)])
+    )
+    files = lake.delta_table(READINGS).file_uris()
+    nothing = late.limit(0)  # P03 has no rows and D2 none: nothing to replace, no file touched
+    bridge.write_table(nothing, lake, READINGS, slices={D1: ["P03"], D2: None}, via="parquet")
+    assert lake.delta_table(READINGS).file_uris() == files
+    assert lake.read(READINGS).num_rows == 2 * readings(D1, ["P01"]).num_rows

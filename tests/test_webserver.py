@@ -1,0 +1,104 @@
+"""The Dagster webserver serves the code location of workspace.yaml; `plantlake ui` starts and stops both UIs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from orchestration.definitions import defs
+from tests.servers import free_port, stop, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
+  schedules { name } sensors { name }
+  assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name } } } } } } } }"""
+
+
+def listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())["data"]
+
+
+def served(port: int) -> dict:
+    [repo] = graphql(port, QUERY)["repositoriesOrError"]["nodes"]
+    return {
+        "assets": {"/".join(n["assetKey"]["path"]) for n in repo["assetNodes"]},
+        "checks": {f"{'/'.join(n['assetKey']['path'])}:{c['name']}" for n in repo["assetNodes"]
+                   for c in n["assetChecksOrError"].get("checks", [])},
+        "schedules": {s["name"] for s in repo["schedules"]},
+        "sensors": {s["name"] for s in repo["sensors"]},
+    }
+
+
+def expected() -> dict:
+    graph = defs.resolve_asset_graph()
+    return {
+        "assets": {k.to_user_string() for k in graph.get_all_asset_keys()},
+        "checks": {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys},
+        "schedules": {s.name for s in defs.schedules},
+        "sensors": {s.name for s in defs.sensors},
+    }
+
+
+@pytest.fixture
+def dagster_home(tmp_path):
+    home = tmp_path / "dagster"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def test_webserver_lists_every_asset_check_schedule_and_sensor(dagster_home, tmp_path):
+    port = free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
+    log = tmp_path / "webserver.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
+             "-p", str(port)], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, proc, 120, "dagster-webserver", log)
+        assert served(port) == expected()
+        assert {"nightly_schedule"} <= served(port)["schedules"]
+        assert {"landing_sensor", "run_failure_recorder"} <= served(port)["sensors"]
+    finally:
+        stop(proc)
+
+
+def test_plantlake_ui_serves_dagster_and_mlflow_on_localhost_and_stops_them(dagster_home, tmp_path):
+    port, mlflow_port = free_port(), free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "PLANTLAKE_HOME": str(tmp_path / "home")}
+    log = tmp_path / "ui.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "plantlake"), "ui", "--port", str(port), "--mlflow-port",
+             str(mlflow_port)], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, proc, 120, "dagster dev", log)
+        wait_for_port(mlflow_port, proc, 120, "mlflow ui", log)
+        assert served(port)["assets"] == expected()["assets"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{mlflow_port}/health", timeout=30) as response:
+            assert response.read().strip() == b"OK"
+        assert f"http://127.0.0.1:{port}" in log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        assert not listening(port) and not listening(mlflow_port)  # the children were stopped too
+    finally:
+        stop(proc)
