@@ -25,6 +25,8 @@ from lakehouse.gold_tables import SENSORS
 
 MAX_PERFORMANCE = 1.2
 MINUTES_PER_DAY = 1440
+#: A plant-local day is 25 hours long when daylight saving time ends: readings may cover that much.
+LONGEST_DAY_MINUTES = 1500
 
 #: Physical limits of a day's sensor mean and maximum (those of the telemetry contract):
 #: a summary outside them means an aggregation or unit bug between silver and gold.
@@ -153,7 +155,7 @@ _SCORECARD = (
 RULES: dict[str, tuple[Rule, ...]] = {
     "gold.machine_daily": (
         Between("readings", 1),
-        Between("covered_minutes", 0, MINUTES_PER_DAY),
+        Between("covered_minutes", 0, LONGEST_DAY_MINUTES),
         OneOf("criticality", ("A", "B", "C")),
         *_non_negative("age_years", "downtime_cost_eur_h", "alarm_count", "downtime_events", "downtime_minutes",
                        "failure_count", "maintenance_count", "days_since_maintenance",
@@ -184,6 +186,19 @@ RULES: dict[str, tuple[Rule, ...]] = {
         OneOf("risk_level", ("high", "medium", "low")),
         *_non_negative("open_shipments", "at_risk_shipments", "at_risk_qty", "at_risk_value_eur"),
         Between("supplier_otif_90d", 0, 1),
+    ),
+    # The models' outputs: probabilities are probabilities, costs are costs, alerts are within the budget's ranks.
+    "gold.failure_risk": (
+        *_ratio("failure_probability", "component_probability"),
+        Between("horizon_days", 1),
+        *_non_negative("predicted_failure_cost_eur", "action_duration_h", "action_cost_eur"),
+    ),
+    "gold.maintenance_alerts": (
+        Between("failure_probability", 0, 1),
+        Between("expected_saving_eur", 0),
+        Between("rank_in_plant", 1),
+        OneOf("status", ("pending", "delivered")),
+        *_non_negative("delivery_attempts", "action_cost_eur", "predicted_failure_cost_eur"),
     ),
     # Silver feeds the KPIs: the contract's cross-column rules again, after conforming and deduplication.
     "silver.production": (

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import math
+import random
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -205,14 +206,21 @@ def _write_parquet(rows: DataFrame, lake: Lake, spec: TableSpec, parts: Slices |
                 mode="append",
                 schema=spec.schema,
                 partition_by=list(spec.partition_by) or None,
-                commit_properties=lake._commit(run_id, f"spark parquet {parts or 'append'}"),
+                # The removed files were chosen on this snapshot: commit on it or redo (see Lake._commit).
+                commit_properties=lake._commit(run_id, f"spark parquet {parts or 'append'}", strict=parts is not None),
             )
         except CommitFailedError as exc:
             _discard(lake, spec, published)
             if attempt == COMMIT_ATTEMPTS:
                 raise
-            log.warning("%s: concurrent commit (%s); retrying (%d/%d)", spec.name, exc, attempt, COMMIT_ATTEMPTS)
-            time.sleep(0.2 * attempt)
+            log.warning(
+                "%s: concurrent commit (%s); redoing on the new snapshot (%d/%d)",
+                spec.name,
+                exc,
+                attempt,
+                COMMIT_ATTEMPTS,
+            )
+            time.sleep(0.2 * attempt + random.random())
             continue
         except BaseException:
             _discard(lake, spec, published)

@@ -9,6 +9,7 @@ and every nightly write replaces exactly one slice (``date = D`` and optionally
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -26,7 +28,7 @@ from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
 from lakehouse import catalog, storage
 from lakehouse.catalog import TableSpec
 from lakehouse.conform import conform
-from lakehouse.errors import SchemaMismatchError, TableNotFoundError
+from lakehouse.errors import SchemaMismatchError, TableNotFoundError, storage_problem
 from lakehouse.settings import Settings, get_settings
 from lakehouse.slices import Slices
 
@@ -52,6 +54,46 @@ Filters = list[tuple[str, str, Any]] | list[list[tuple[str, str, Any]]]
 TableRef = TableSpec | str
 
 
+def _explained(method):
+    """Storage failures of a Lake method surface as one StorageError naming the store and the problem."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            table = args[0] if args else kwargs.get("table")
+            what = f"{self.spec(table).name if table is not None else 'lake'} {method.__name__}"
+            problem = storage_problem(exc, self.store, what)
+            if problem is None:
+                raise
+            raise problem from exc
+
+    return wrapper
+
+
+def _filter_columns(filters: Filters) -> list[str]:
+    groups = filters if filters and isinstance(filters[0], list) else [filters]
+    return list(dict.fromkeys(name for group in groups for name, _, _ in group))
+
+
+def _scan(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | None) -> pa.Table:
+    """``dataset`` rows matching ``filters`` (pushed down into the scan, so files and row groups are skipped).
+
+    delta-rs merges write string columns as ``string_view``, and pyarrow's scan cannot compare
+    those with a string literal; for such files the rows are read and then filtered in memory.
+    """
+    expression = pq.filters_to_expression(filters) if filters else None
+    try:
+        return dataset.to_table(columns=columns, filter=expression)
+    except pa.ArrowNotImplementedError:
+        if expression is None:
+            raise
+    wanted = None if columns is None else list(dict.fromkeys([*columns, *_filter_columns(filters)]))
+    rows = dataset.to_table(columns=wanted).filter(expression)
+    return rows if columns is None else rows.select(columns)
+
+
 class Lake:
     """The lake under one root URI; every table path is ``<root>/<layer>/<table>``."""
 
@@ -74,9 +116,16 @@ class Lake:
     def storage_options(self) -> dict[str, str] | None:
         return storage.delta_storage_options(self.root, self.settings)
 
+    @property
+    def store(self) -> str:
+        """Where the lake lives, for messages: the S3 endpoint and bucket, or the folder."""
+        return storage.store_name(self.root, self.settings)
+
+    @_explained
     def exists(self, table: TableRef) -> bool:
         return storage.exists(storage.join(self.uri(table), "_delta_log"), self.settings)
 
+    @_explained
     def delta_table(self, table: TableRef, version: int | str | dt.datetime | None = None) -> DeltaTable:
         """The table's current snapshot, or an older one (``version`` number or timestamp)."""
         uri = self.uri(table)
@@ -88,6 +137,7 @@ class Lake:
             dtable.load_as_version(version)
         return dtable
 
+    @_explained
     def ensure(self, table: TableRef) -> DeltaTable:
         """Create the table from its catalog spec if it does not exist yet."""
         spec = self.spec(table)
@@ -110,13 +160,17 @@ class Lake:
             return self.delta_table(spec)
 
     @staticmethod
-    def _commit(run_id: str | None, operation: str) -> CommitProperties:
+    def _commit(run_id: str | None, operation: str, *, strict: bool = False) -> CommitProperties:
+        """Commit metadata (operation, run) and retries. ``strict`` commits only on the snapshot the
+        write read: any concurrent commit fails it, and the caller redoes the write on the new snapshot
+        (for writes delta-rs cannot check for conflicts itself)."""
         metadata = {"plantlake.operation": operation}
         if run_id:
             metadata["plantlake.run_id"] = run_id
-        return CommitProperties(custom_metadata=metadata, max_commit_retries=25)
+        return CommitProperties(custom_metadata=metadata, max_commit_retries=0 if strict else 25)
 
     # -- writes ----------------------------------------------------------------------
+    @_explained
     def append(self, table: TableRef, data: Any, *, run_id: str | None = None) -> int:
         """Append rows; returns the new version."""
         spec = self.spec(table)
@@ -147,6 +201,7 @@ class Lake:
         """
         return self.replace_slices(table, data, {date: plant_ids}, run_id=run_id)
 
+    @_explained
     def replace_slices(
         self,
         table: TableRef,
@@ -174,6 +229,7 @@ class Lake:
         )
         return self._logged(spec, f"replace {predicate}")
 
+    @_explained
     def merge(
         self,
         table: TableRef,
@@ -247,6 +303,7 @@ class Lake:
         return version
 
     # -- reads -----------------------------------------------------------------------
+    @_explained
     def read(
         self,
         table: TableRef,
@@ -266,26 +323,34 @@ class Lake:
         if dataset is None:
             empty = spec.schema.empty_table()
             return empty.select(list(columns)) if columns else empty
-        expression = pq.filters_to_expression(filters) if filters else None
-        result = dataset.to_table(columns=list(columns) if columns else None, filter=expression)
         wanted = list(columns) if columns else spec.column_names
+        result = _scan(dataset, list(columns) if columns else None, filters)
         return result.select([c for c in wanted if c in result.column_names])
 
+    @_explained
     def count(self, table: TableRef, *, filters: Filters | None = None) -> int:
         """Rows of the current snapshot matching ``filters`` (reads only what the filters need)."""
         dataset = self.dataset(self.spec(table), None, filters, missing_ok=True)
         if dataset is None:
             return 0
-        return dataset.count_rows(filter=pq.filters_to_expression(filters) if filters else None)
+        try:
+            return dataset.count_rows(filter=pq.filters_to_expression(filters) if filters else None)
+        except pa.ArrowNotImplementedError:  # string_view files: see _scan
+            return _scan(dataset, _filter_columns(filters)[:1], filters).num_rows
 
+    @_explained
     def head(self, table: TableRef, rows: int = 10, *, filters: Filters | None = None) -> pa.Table:
         """The first ``rows`` rows matching ``filters`` (for previews)."""
         spec = self.spec(table)
         dataset = self.dataset(spec, None, filters, missing_ok=True)
         if dataset is None:
             return spec.schema.empty_table()
-        return dataset.head(rows, filter=pq.filters_to_expression(filters) if filters else None)
+        try:
+            return dataset.head(rows, filter=pq.filters_to_expression(filters) if filters else None)
+        except pa.ArrowNotImplementedError:  # string_view files: see _scan
+            return _scan(dataset, None, filters).slice(0, rows)
 
+    @_explained
     def dataset(self, table: TableRef, version=None, filters: Filters | None = None, missing_ok: bool = False):
         """The snapshot as a pyarrow Dataset, files pruned by ``filters`` (None when missing and ``missing_ok``)."""
         spec = self.spec(table)
@@ -308,6 +373,7 @@ class Lake:
 
         return pl.from_arrow(self.read(table, **kwargs))
 
+    @_explained
     def version(self, table: TableRef) -> int | None:
         """Current version, or ``None`` when the table does not exist yet."""
         try:
@@ -315,19 +381,23 @@ class Lake:
         except TableNotFoundError:
             return None
 
+    @_explained
     def history(self, table: TableRef, limit: int | None = None) -> list[dict[str, Any]]:
         """Commits, newest first: version, timestamp, operation, parameters, metrics."""
         return self.delta_table(table).history(limit)
 
+    @_explained
     def file_count(self, table: TableRef) -> int:
         return len(self.delta_table(table).file_uris())
 
     # -- maintenance -----------------------------------------------------------------
+    @_explained
     def optimize(self, table: TableRef, *, target_size: int = 256 * 1024 * 1024) -> dict[str, Any]:
         """Compact small files into ``target_size`` files, partition by partition."""
         spec = self.spec(table)
         return self._maintain(spec, "optimize", lambda d: d.optimize.compact(target_size=target_size))
 
+    @_explained
     def vacuum(self, table: TableRef, *, retention_hours: int = VACUUM_RETENTION_HOURS) -> dict[str, Any]:
         """Delete files no snapshot younger than ``retention_hours`` needs (time travel keeps that long)."""
         spec = self.spec(table)
@@ -357,14 +427,23 @@ class Lake:
             fs.delete_file(file_path)
         return len(old)
 
-    def checkpoint(self, table: TableRef) -> dict[str, Any]:
-        """Write a log checkpoint and drop log files older than the log retention."""
+    @_explained
+    def checkpoint(self, table: TableRef, *, log_retention_hours: int | None = None) -> dict[str, Any]:
+        """Write a log checkpoint and drop log files older than the log retention (the table's
+        ``delta.logRetentionDuration``, first set to ``log_retention_hours`` when given)."""
         spec = self.spec(table)
 
         def run(dtable: DeltaTable) -> dict[str, Any]:
+            if log_retention_hours is not None:
+                wanted = f"interval {log_retention_hours} hours"
+                if dtable.metadata().configuration.get("delta.logRetentionDuration") != wanted:
+                    dtable.alter.set_table_properties({"delta.logRetentionDuration": wanted})
+            log_dir = storage.join(self.uri(spec), "_delta_log")
+            before = len(storage.list_files(log_dir, self.settings, recursive=False))
             dtable.create_checkpoint()
             dtable.cleanup_metadata()
-            return {}
+            return {"logFilesBefore": before,
+                    "logFilesAfter": len(storage.list_files(log_dir, self.settings, recursive=False))}
 
         return self._maintain(spec, "checkpoint", run)
 

@@ -53,6 +53,7 @@ class Settings:
     spark_jars: str | None = None
     spark_cores: int = 2
     mlflow_tracking_uri: str = ""
+    mlflow_artifacts_uri: str = ""
     s3: S3Settings = field(default_factory=S3Settings)
 
     @classmethod
@@ -72,6 +73,7 @@ class Settings:
             spark_jars=env.get("PLANTLAKE_SPARK_JARS") or None,
             spark_cores=int(env.get("PLANTLAKE_SPARK_CORES") or os.cpu_count() or 2),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
+            mlflow_artifacts_uri=_normalise_uri(env.get("PLANTLAKE_MLFLOW_ARTIFACTS") or str(home / "mlartifacts")),
             s3=S3Settings(
                 access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
                 secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from lakehouse.errors import storage_problem
 from lakehouse.settings import S3Settings, Settings, get_settings
 
 
@@ -25,6 +26,11 @@ def join(uri: str, *parts: str) -> str:
     for part in parts:
         base = f"{base}/{part.strip('/')}"
     return base
+
+
+#: Attempts and total time delta-rs and pyarrow spend on a failing S3 request before giving up.
+S3_MAX_RETRIES = 5
+S3_RETRY_TIMEOUT = "60s"
 
 
 def delta_storage_options(uri: str, settings: Settings | None = None) -> dict[str, str] | None:
@@ -45,6 +51,8 @@ def delta_storage_options(uri: str, settings: Settings | None = None) -> dict[st
         options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "false"
     if s3.allow_http:
         options["AWS_ALLOW_HTTP"] = "true"
+    # Bounded retries with exponential backoff: a store that is down fails the operation clearly, soon.
+    options.update(max_retries=str(S3_MAX_RETRIES), retry_timeout=S3_RETRY_TIMEOUT)
     return options
 
 
@@ -55,7 +63,7 @@ def _s3_filesystem(s3: S3Settings) -> pafs.S3FileSystem:
         "access_key": s3.access_key_id,
         "secret_key": s3.secret_access_key,
         "session_token": s3.session_token,
-        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=5),
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=S3_MAX_RETRIES),
         "connect_timeout": 5,
         "request_timeout": 60,
     }
@@ -79,11 +87,37 @@ def subtree(uri: str, settings: Settings | None = None) -> pafs.FileSystem:
     return pafs.SubTreeFileSystem(path, fs)
 
 
+def store_name(uri: str, settings: Settings | None = None) -> str:
+    """Where ``uri`` lives, for messages: the S3 endpoint and the URI, or the folder."""
+    if is_s3(uri):
+        return f"{(settings or get_settings()).s3.endpoint_url or 'AWS S3'} ({uri})"
+    return uri
+
+
+def explain_errors(fn):
+    """Failures of the store surface as one StorageError naming the endpoint and the problem."""
+
+    @functools.wraps(fn)
+    def wrapper(uri: str, *args, **kwargs):
+        try:
+            return fn(uri, *args, **kwargs)
+        except OSError as exc:
+            settings = kwargs.get("settings") or next((a for a in args if isinstance(a, Settings)), None)
+            problem = storage_problem(exc, store_name(uri, settings), fn.__name__.replace("_", " "))
+            if problem is None:
+                raise
+            raise problem from exc
+
+    return wrapper
+
+
+@explain_errors
 def exists(uri: str, settings: Settings | None = None) -> bool:
     fs, path = filesystem(uri, settings)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
+@explain_errors
 def read_bytes(uri: str, settings: Settings | None = None) -> bytes:
     """A whole file as stored (a ``.gz`` file stays compressed: pyarrow would otherwise gunzip it)."""
     fs, path = filesystem(uri, settings)
@@ -91,6 +125,7 @@ def read_bytes(uri: str, settings: Settings | None = None) -> bytes:
         return stream.read()
 
 
+@explain_errors
 def write_bytes(uri: str, data: bytes, settings: Settings | None = None, atomic: bool = True) -> None:
     """Write a whole file as given (bytes are never compressed on the way). On local disk ``atomic``
     writes a temporary name then renames it; an S3 PUT is atomic by itself (readers see the old
@@ -109,6 +144,7 @@ def write_bytes(uri: str, data: bytes, settings: Settings | None = None, atomic:
         out.write(data)
 
 
+@explain_errors
 def list_files(uri: str, settings: Settings | None = None, recursive: bool = True) -> list[str]:
     """Every file under ``uri`` as a full URI (local path or ``s3://``), sorted."""
     fs, path = filesystem(uri, settings)
@@ -117,6 +153,7 @@ def list_files(uri: str, settings: Settings | None = None, recursive: bool = Tru
     return sorted(prefix + i.path for i in info if i.type == pafs.FileType.File)
 
 
+@explain_errors
 def delete_dir(uri: str, settings: Settings | None = None) -> None:
     fs, path = filesystem(uri, settings)
     if fs.get_file_info(path).type != pafs.FileType.NotFound:

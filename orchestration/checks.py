@@ -12,6 +12,7 @@ from expectations.runner import validate
 from expectations.suites import suite_for
 from lakehouse import gold_tables as gold
 from lakehouse.catalog import TableSpec
+from ml.tables import FAILURE_RISK, MAINTENANCE_ALERTS
 from orchestration import partitions
 from orchestration.metadata import key
 from orchestration.resources import LakeResource, NightScope
@@ -89,6 +90,8 @@ def _checks() -> list[dg.AssetChecksDefinition]:
         checks.append(
             expectations_check(spec, blocking=spec.name in BLOCKING_GOLD, plant_scoped=spec.name in plant_level)
         )
+    for spec in (FAILURE_RISK, MAINTENANCE_ALERTS):
+        checks.append(expectations_check(spec, blocking=False, plant_scoped=True))
     return checks
 
 

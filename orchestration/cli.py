@@ -140,21 +140,40 @@ def run(
     reland: Annotated[bool, typer.Option(help="Land every complete drop of the nights again.")] = False,
 ) -> None:
     """Run the nightly pipeline in this process for one night or a range of nights."""
-    from orchestration.runs import failures, run_nights
+    from orchestration.runs import run_nights
 
     start = _parse_date(date, "--date")
     end = _parse_date(to, "--to") if to else start
     scope = [p.strip() for p in plants.split(",") if p.strip()] if plants else None
-    result = run_nights(start, end, scope, reland=reland)
+    _finish(run_nights(start, end, scope, reland=reland), f"nights {start}..{end}")
+
+
+def _finish(result, what: str) -> None:
+    """Print a run's failed steps and checks; exit non-zero if the run failed."""
+    from orchestration.runs import failures
+
     problems = failures(result)
     for line in problems:
         console.print(f"[red]{line}[/red]")
     if not result.success:
         console.print(f"[red]run {result.run_id} failed[/red]")
         raise typer.Exit(1)
-    console.print(
-        f"run {result.run_id} succeeded: nights {start}..{end}" + (f" ({len(problems)} warnings)" if problems else "")
-    )
+    console.print(f"run {result.run_id} succeeded: {what}" + (f" ({len(problems)} warnings)" if problems else ""))
+
+
+@app.command()
+def train(
+    end_date: Annotated[
+        str | None, typer.Option("--end-date", help="Last night trained on (YYYY-MM-DD); default: the latest.")
+    ] = None,
+) -> None:
+    """Retrain the failure and cost models now (the weekly retrain job) and pass them through the promotion gate."""
+    from orchestration.runs import retrain
+
+    end = _parse_date(end_date, "--end-date") if end_date else None
+    with console.status("training set, failure model, cost model, promotion gate"):
+        result = retrain(dagster_instance=None, end_date=end)
+    _finish(result, "retrain (see ops.model_promotions and the MLflow UI)")
 
 
 @app.command()
@@ -199,13 +218,19 @@ def demo(
     plants: Annotated[int, typer.Option(help="Plants in the demo network.")] = 3,
     machines_per_plant: Annotated[int, typer.Option(help="Machines per plant.")] = 20,
     suppliers: Annotated[int, typer.Option(help="Suppliers.")] = 50,
-    days: Annotated[int, typer.Option(help="Nights to simulate and process, ending yesterday.")] = 21,
+    days: Annotated[int, typer.Option(
+        help="Nights to simulate and process, ending yesterday (the models need about 40 to train).")] = 60,
 ) -> None:
-    """Simulate a small network, land and process every night, and show what was built."""
+    """Simulate a small network, land and process every night, train and score, and show what was built."""
     from orchestration.demo import DemoNetwork, run_demo
 
-    network = DemoNetwork(plants=plants, machines_per_plant=machines_per_plant, suppliers=suppliers, days=days,
-                          locations=max(suppliers, 4 * suppliers))
+    network = DemoNetwork(
+        plants=plants,
+        machines_per_plant=machines_per_plant,
+        suppliers=suppliers,
+        days=days,
+        locations=max(suppliers, 4 * suppliers),
+    )
     if not run_demo(console, network):
         raise typer.Exit(1)
 

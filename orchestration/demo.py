@@ -1,8 +1,10 @@
-"""`plantlake demo`: a small network simulated, landed and processed night by night, then summarised.
+"""`plantlake demo`: a small network simulated, landed and processed, the models trained, the machines scored.
 
 The demo writes into the configured lake and landing zone (``PLANTLAKE_HOME`` by default)
-so that ``make ui`` shows its runs, lineage and checks afterwards. Its nights are the days
-up to yesterday: the first ones run as one backfill, the last as the nightly run would.
+so that ``make ui`` shows its runs, lineage, checks and MLflow experiments afterwards. Its
+nights are the days up to yesterday: all but the last run as one backfill; the models are
+trained on them (the weekly retrain job) and score the last two weeks; the last night then
+runs as the nightly run would, scoring and alerting with the new champion.
 """
 
 import datetime as dt
@@ -17,10 +19,14 @@ from lakehouse import catalog
 from lakehouse.delta import Lake
 from lakehouse.settings import get_settings
 from lakehouse.sql import query
-from orchestration.runs import failures, run_nights
+from ml.tables import FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST
+from orchestration.metadata import key
+from orchestration.runs import failures, retrain, run_nights
 from sources.simulator import SimulationConfig, simulate
 
 log = logging.getLogger(__name__)
+
+SCORING = [key(spec) for spec in (FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST)]
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,9 @@ class DemoNetwork:
     machines_per_plant: int = 20
     suppliers: int = 50
     locations: int = 200
-    days: int = 21
+    days: int = 60  # enough failures to train on: 7-day labels, a 2-week holdout and a 7-day gap
+    telemetry_interval_s: int = 600  # 10-minute readings keep the demo within minutes
+    scored_days: int = 14
     seed: int = 42
 
 
@@ -49,6 +57,7 @@ def simulate_network(network: DemoNetwork, start: dt.date, console: Console) -> 
         suppliers=network.suppliers,
         locations=network.locations,
         seed=network.seed,
+        telemetry_interval_s=network.telemetry_interval_s,
         settings=settings,
     )
     drops = network.days * (network.plants + 1)
@@ -58,19 +67,31 @@ def simulate_network(network: DemoNetwork, start: dt.date, console: Console) -> 
         simulate(config, progress=lambda _ref: progress.advance(task))
 
 
-def process(start: dt.date, end: dt.date, console: Console) -> bool:
-    """The nights before the last as one backfill run, then the last night on its own."""
+def _report(console: Console, label: str, result) -> bool:
+    console.print(f"{'[green]ok[/green]' if result.success else '[red]failed[/red]'}  {label}, run {result.run_id}")
+    for line in failures(result):
+        console.print(f"   [yellow]{line}[/yellow]")
+    return result.success
+
+
+def process(start: dt.date, end: dt.date, console: Console, scored_days: int = 14) -> bool:
+    """Backfill all nights but the last, train, score the last ``scored_days`` nights, then run the last night."""
     ok = True
-    stages = [(start, end - dt.timedelta(days=1)), (end, end)] if end > start else [(start, end)]
-    for first, last in stages:
-        label = f"nights {first}..{last} (one backfill run)" if first != last else f"night {last} (nightly run)"
+    backfill_end = end - dt.timedelta(days=1)
+    if backfill_end >= start:
+        label = f"nights {start}..{backfill_end} (one backfill run)"
         with console.status(f"landing and processing {label}: bronze, silver, gold, checks"):
-            result = run_nights(first, last, log_level="WARNING")
-        problems = failures(result)
-        console.print(f"{'[green]ok[/green]' if result.success else '[red]failed[/red]'}  {label}, run {result.run_id}")
-        for line in problems:
-            console.print(f"   [yellow]{line}[/yellow]")
-        ok = ok and result.success
+            ok = _report(console, label, run_nights(start, backfill_end, log_level="WARNING"))
+        with console.status("training the failure and cost models (MLflow), promotion gate"):
+            trained = retrain(log_level="WARNING")
+        ok = _report(console, "retrain: training set, failure model, cost model", trained) and ok
+        first = max(start, backfill_end - dt.timedelta(days=scored_days - 1))
+        label = f"scoring nights {first}..{backfill_end} with the champions"
+        with console.status(label):
+            ok = _report(console, label, run_nights(first, backfill_end, log_level="WARNING", assets=SCORING)) and ok
+    label = f"night {end} (nightly run: landing to alerts)"
+    with console.status(label):
+        ok = _report(console, label, run_nights(end, end, log_level="WARNING")) and ok
     return ok
 
 
@@ -101,6 +122,31 @@ def summary(lake: Lake, console: Console) -> None:
            FROM gold.plant_supply_risk
            WHERE date = (SELECT max(date) FROM gold.plant_supply_risk) AND at_risk_shipments > 0
            ORDER BY at_risk_value_eur DESC LIMIT 8""",
+    )
+    _show(
+        console,
+        "models: the champions' holdout scores (ops.model_promotions)",
+        lake,
+        """SELECT model_name, challenger_version AS version, metric, round(challenger_score, 3) AS score, promoted
+           FROM ops.model_promotions ORDER BY decided_at DESC LIMIT 2""",
+    )
+    _show(
+        console,
+        "top alerts (latest night): the machine, what to do, what acting saves",
+        lake,
+        """SELECT machine_id AS machine, component, round(failure_probability, 2) AS p,
+                  recommended_action AS action, round(expected_saving_eur) AS saving_eur
+           FROM gold.maintenance_alerts WHERE date = (SELECT max(date) FROM gold.maintenance_alerts)
+           ORDER BY expected_saving_eur DESC LIMIT 10""",
+    )
+    _show(
+        console,
+        "savings forecast (this month)",
+        lake,
+        """SELECT plant_id, days_scored AS days, alerts, round(expected_saving_eur) AS saved_so_far_eur,
+                  round(projected_month_saving_eur) AS projected_eur
+           FROM gold.savings_forecast WHERE month = (SELECT max(month) FROM gold.savings_forecast)
+           ORDER BY plant_id""",
     )
     _show(
         console,
@@ -135,7 +181,7 @@ def run_demo(console: Console, network: DemoNetwork = DemoNetwork()) -> bool:
         f"  landing zone {settings.landing_uri}\n  lake         {settings.lake_uri}"
     )
     simulate_network(network, start, console)
-    ok = process(start, end, console)
+    ok = process(start, end, console, network.scored_days)
     summary(Lake(), console)
     console.print(
         "\nNext:\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,14 +25,14 @@ import pyarrow.parquet as pq
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
 from sources.contracts import CONTRACTS, PLANT, QUARANTINE, contract
-from sources.landing import Drop, DropRejected, InvalidDrop, list_complete, pending, plants_sending, record
+from sources.landing import Drop, DropRejected, InvalidDrop, Outcome, list_complete, pending, plants_sending, record_all
 from sources.reader import KnownIds, read_drop
 from sources.silver import DIMENSION_TABLES
 
 log = logging.getLogger(__name__)
 
 #: Rows buffered per table before a commit (bounds memory on a full-network night).
-BUFFER_ROWS = 2_000_000
+BUFFER_ROWS = int(os.environ.get("PLANTLAKE_LANDING_BUFFER_ROWS", "2000000"))
 
 
 @dataclass
@@ -149,17 +150,9 @@ def land(
         report.landed.append(Landed(drop, result.bronze_rows, result.quarantined_rows))
     for buffer in buffers.values():
         buffer.flush()
-    for landed in report.landed:
-        record(
-            lake,
-            landed.drop,
-            status="landed",
-            run_id=run_id,
-            bronze_rows=landed.bronze_rows,
-            quarantined_rows=landed.quarantined_rows,
-        )
-    for drop, reason in report.rejected:
-        record(lake, drop, status="rejected", run_id=run_id, reason=reason)
+    outcomes = [Outcome(e.drop, "landed", None, e.bronze_rows, e.quarantined_rows) for e in report.landed]
+    outcomes += [Outcome(drop, "rejected", reason) for drop, reason in report.rejected]
+    record_all(lake, outcomes, run_id)
     return report
 
 

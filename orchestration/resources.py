@@ -1,8 +1,8 @@
-"""Dagster resources: the lake, Spark, and the plants a run is limited to.
+"""Dagster resources: the lake, Spark, MLflow, and the plants a run is limited to.
 
 Resources are chosen by environment (``PLANTLAKE_ENV``): ``local`` takes every value from
-the settings' defaults; ``production`` requires the lake, landing zone and Spark master
-to be named in the environment. Secrets never appear here: S3 credentials are read by
+the settings' defaults; ``production`` requires the lake, landing zone, Spark master and MLflow tracking
+server to be named in the environment. Secrets never appear here: S3 credentials are read by
 the storage layer from the standard ``AWS_*`` variables.
 """
 
@@ -49,6 +49,18 @@ class SparkResource(dg.ConfigurableResource):
         return session(settings)
 
 
+class MLflowResource(dg.ConfigurableResource):
+    """MLflow tracking and model registry (empty: from the settings, a SQLite file under PLANTLAKE_HOME)."""
+
+    tracking_uri: str = ""
+
+    def settings(self) -> Settings:
+        settings = get_settings()
+        if self.tracking_uri:
+            settings = dataclasses.replace(settings, mlflow_tracking_uri=self.tracking_uri)
+        return settings
+
+
 class NightScope(dg.ConfigurableResource):
     """The plants a run is limited to (run config); empty means every plant and the suppliers.
 
@@ -74,10 +86,11 @@ class NightScope(dg.ConfigurableResource):
 def resources(env: str | None = None) -> dict[str, object]:
     env = env or os.environ.get("PLANTLAKE_ENV", "local")
     if env == "local":
-        lake, spark = LakeResource(), SparkResource()
+        lake, spark, mlflow = LakeResource(), SparkResource(), MLflowResource()
     elif env == "production":
         lake = LakeResource(lake_uri=dg.EnvVar("PLANTLAKE_LAKE_URI"), landing_uri=dg.EnvVar("PLANTLAKE_LANDING_URI"))
         spark = SparkResource(master=dg.EnvVar("PLANTLAKE_SPARK_MASTER"))
+        mlflow = MLflowResource(tracking_uri=dg.EnvVar("MLFLOW_TRACKING_URI"))
     else:
         raise ValueError(f"PLANTLAKE_ENV must be 'local' or 'production', not {env!r}")
-    return {"lake": lake, "spark": spark, "scope": NightScope.configure_at_launch()}
+    return {"lake": lake, "spark": spark, "mlflow": mlflow, "scope": NightScope.configure_at_launch()}

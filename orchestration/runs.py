@@ -54,8 +54,12 @@ def run_nights(
     job_name: str = "nightly",
     log_level: str = "INFO",
     dagster_instance: dg.DagsterInstance | None = None,
+    assets: Sequence[dg.AssetKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Run ``job_name`` for the nights ``start``..``end`` as one run (a backfill is one run, not one per night)."""
+    """Run ``job_name`` (or only its ``assets``) for the nights ``start``..``end`` as one run.
+
+    A backfill is one run, not one per night.
+    """
     from orchestration.definitions import defs  # the code location, loaded only when a run is asked for
 
     end = end or start
@@ -66,9 +70,10 @@ def run_nights(
         tags["plantlake/plants"] = ",".join(plants)
     job = defs.resolve_job_def(job_name)
     kwargs: dict = {
-        "run_config": run_config(plants, reland),
+        "run_config": run_config(plants, reland, log_level),
         "instance": dagster_instance or instance(),
         "raise_on_error": False,
+        "asset_selection": list(assets) if assets else None,
     }
     if start == end:
         kwargs["partition_key"] = start.isoformat()
@@ -94,3 +99,19 @@ def failures(result: dg.ExecuteInProcessResult) -> list[str]:
                     f"({evaluation.description or ''})"
                 )
     return lines
+
+
+def retrain(*, log_level: str = "INFO", dagster_instance: dg.DagsterInstance | None = None,
+            end_date: dt.date | None = None) -> dg.ExecuteInProcessResult:
+    """Run the retrain job in this process: the training set, both models and the promotion gate."""
+    from orchestration.definitions import defs
+
+    config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    if end_date:
+        training = {"config": {"end_date": end_date.isoformat()}}
+        config["ops"] = {name: training for name in ("failure_training_set", "models__failure_model",
+                                                      "models__failure_cost_model")}
+    log.info("retraining the models%s", f" on the window ending {end_date}" if end_date else "")
+    return defs.resolve_job_def("retrain").execute_in_process(
+        run_config=config, instance=dagster_instance or instance(), raise_on_error=False,
+        tags={"plantlake/trigger": "cli"})

@@ -53,8 +53,12 @@ LANDED_DROPS = TableSpec(
         col("date", DATE, "Date of the drop", nullable=False),
         col("drop_id", STRING, "Drop folder, e.g. plant=DE01/date=2026-01-05", nullable=False),
         col("plant_id", STRING, "Plant of the drop, or 'suppliers' for the supplier drop", nullable=False),
-        col("manifest_sha256", STRING, "sha256 of the manifest's content (files, checksums, format): this version "
-            "of the drop", nullable=False),
+        col(
+            "manifest_sha256",
+            STRING,
+            "sha256 of the manifest's content (files, checksums, format): this version of the drop",
+            nullable=False,
+        ),
         col("format", STRING, "Mapping that reads the drop", nullable=False),
         col("status", STRING, "landed or rejected", nullable=False),
         col("reason", STRING, "Why the drop was rejected (null when landed)"),
@@ -210,8 +214,11 @@ class Drop:
         except FileNotFoundError:
             raise DropRejected(self.drop_id, f"{entry.path} is in the manifest but not in the drop") from None
         if len(data) != entry.bytes or hashlib.sha256(data).hexdigest() != entry.sha256:
-            detail = (f"{len(data)} bytes, manifest says {entry.bytes}" if len(data) != entry.bytes
-                      else "same size, different sha256")
+            detail = (
+                f"{len(data)} bytes, manifest says {entry.bytes}"
+                if len(data) != entry.bytes
+                else "same size, different sha256"
+            )
             raise DropRejected(self.drop_id, f"{entry.path} does not match its manifest checksum ({detail})")
         return data
 
@@ -315,6 +322,7 @@ def plants_sending(landing_uri: str, settings: Settings | None = None) -> set[st
     return {name.split("=", 1)[1] for name in _drop_folders(landing_uri, settings) if name.startswith("plant=")}
 
 
+@storage.explain_errors
 def list_complete(
     landing_uri: str, dates: Iterable[dt.date] | None = None, settings: Settings | None = None
 ) -> list[Drop]:
@@ -330,12 +338,15 @@ def list_complete(
         selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
         manifests = [i.path for i in fs.get_file_info(selector) if i.base_name == MANIFEST]
     else:
-        wanted = [f"{root}/{folder}/date={d.isoformat()}/{MANIFEST}" for folder in _drop_folders(landing_uri, settings)
-                  for d in sorted(set(dates))]
+        wanted = [
+            f"{root}/{folder}/date={d.isoformat()}/{MANIFEST}"
+            for folder in _drop_folders(landing_uri, settings)
+            for d in sorted(set(dates))
+        ]
         manifests = [i.path for i in fs.get_file_info(wanted) if i.type == pafs.FileType.File] if wanted else []
     drops = []
     for path in manifests:
-        drop_id = path[len(root):].strip("/").rsplit("/", 1)[0]
+        drop_id = path[len(root) :].strip("/").rsplit("/", 1)[0]
         try:
             ref = DropRef.parse(drop_id)
         except ValueError:
@@ -377,6 +388,46 @@ def pending(
     ]
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one drop version."""
+
+    drop: Drop
+    status: str  # landed or rejected
+    reason: str | None = None
+    bronze_rows: int | None = None
+    quarantined_rows: int | None = None
+
+
+def record_all(lake: Lake, outcomes: list[Outcome], run_id: str) -> None:
+    """Record drops' outcomes in ``ops.landed_drops`` in one commit (idempotent per drop and manifest version)."""
+    if not outcomes:
+        return
+    bad = {o.status for o in outcomes} - {"landed", "rejected"}
+    if bad:
+        raise ValueError(f"status must be landed or rejected, not {sorted(bad)}")
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "date": o.drop.ref.date,
+            "drop_id": o.drop.drop_id,
+            "plant_id": o.drop.ref.source,
+            "manifest_sha256": o.drop.manifest.sha256,
+            "format": o.drop.manifest.format or "(unknown)",
+            "status": o.status,
+            "reason": o.reason,
+            "files": len(o.drop.manifest.files),
+            "manifest_rows": o.drop.manifest.rows,
+            "bronze_rows": o.bronze_rows,
+            "quarantined_rows": o.quarantined_rows,
+            "landed_at": now,
+            "run_id": run_id,
+        }
+        for o in {(o.drop.drop_id, o.drop.manifest.sha256): o for o in outcomes}.values()
+    ]
+    lake.merge(LANDED_DROPS, pa.Table.from_pylist(rows, schema=LANDED_DROPS.schema))
+
+
 def record(
     lake: Lake,
     drop: Drop,
@@ -387,22 +438,5 @@ def record(
     bronze_rows: int | None = None,
     quarantined_rows: int | None = None,
 ) -> None:
-    """Record a drop's outcome in ``ops.landed_drops`` (idempotent per drop and manifest version)."""
-    if status not in {"landed", "rejected"}:
-        raise ValueError(f"status must be landed or rejected, not {status!r}")
-    row = {
-        "date": [drop.ref.date],
-        "drop_id": [drop.drop_id],
-        "plant_id": [drop.ref.source],
-        "manifest_sha256": [drop.manifest.sha256],
-        "format": [drop.manifest.format or "(unknown)"],
-        "status": [status],
-        "reason": [reason],
-        "files": [len(drop.manifest.files)],
-        "manifest_rows": [drop.manifest.rows],
-        "bronze_rows": [bronze_rows],
-        "quarantined_rows": [quarantined_rows],
-        "landed_at": [dt.datetime.now(dt.UTC)],
-        "run_id": [run_id],
-    }
-    lake.merge(LANDED_DROPS, pa.table(row))
+    """Record one drop's outcome (see :func:`record_all`)."""
+    record_all(lake, [Outcome(drop, status, reason, bronze_rows, quarantined_rows)], run_id)

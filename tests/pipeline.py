@@ -17,7 +17,8 @@ from sources.simulator import SimulationConfig, simulate
 
 START = dt.date(2026, 1, 5)
 #: Columns that record when or by which run a row was written: they differ between runs by design.
-RUN_COLUMNS = {"_ingested_at", "_run_id", "landed_at", "run_id", "started_at", "failed_at", "duration_s"}
+RUN_COLUMNS = {"_ingested_at", "_run_id", "landed_at", "run_id", "started_at", "failed_at", "duration_s",
+               "raised_at", "delivered_at", "decided_at"}
 
 
 @contextmanager

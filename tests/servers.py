@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -74,6 +74,7 @@ class SeaweedFS:
     region: str = "us-east-1"
     proc: subprocess.Popen | None = None
     s3_port: int = 0
+    ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -96,8 +97,10 @@ class SeaweedFS:
         data, logs = self.workdir / "data", self.workdir / "logs"
         data.mkdir(parents=True, exist_ok=True)
         logs.mkdir(parents=True, exist_ok=True)
-        ports = {name: free_port((0, 10000)) for name in ("master", "volume", "filer", "s3")}
-        admin = free_port((0, 10000))
+        if not self.ports:  # a restart reuses the ports (and the data) of the first start
+            self.ports = {name: free_port((0, 10000)) for name in ("master", "volume", "filer", "s3", "admin")}
+        ports = self.ports
+        admin = ports["admin"]
         self.s3_port = ports["s3"]
         cmd = [
             weed,
@@ -145,7 +148,7 @@ class SeaweedFS:
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
-                self.create_bucket("plantlake-ready")
+                self.filesystem().get_file_info(pafs.FileSelector("", recursive=False))  # list buckets
                 return
             except OSError as exc:
                 last = exc
@@ -155,6 +158,12 @@ class SeaweedFS:
     def stop(self) -> None:
         if self.proc is not None:
             stop(self.proc, timeout=5)
+
+    def kill(self) -> None:
+        """The store goes away at once, as in an outage (SIGKILL, no shutdown)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 @dataclass

@@ -51,6 +51,8 @@ def test_every_setting_from_the_environment(tmp_path):
         "AWS_ENDPOINT_URL": "http://minio:9000",
         "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false",
         "AWS_ALLOW_HTTP": "true",
+        "max_retries": "5",
+        "retry_timeout": "60s",
     }
     assert secret_values(env) == ["very-secret"]
 

@@ -190,6 +190,27 @@ def test_chunking_bounds_memory_without_changing_the_output(tmp_path, monkeypatc
     assert peaks[5] * 5 < peaks[120], peaks  # memory follows the chunk, not the day
 
 
+def test_a_longer_telemetry_interval_averages_the_same_minutes(tmp_path):
+    ten = dict(plants=1, machines_per_plant=2, days=1, format="parquet", telemetry_interval_s=600)
+    simulate(config(tmp_path / "a", **ten))
+    simulate(config(tmp_path / "b", **ten))
+    assert files(tmp_path / "a") == files(tmp_path / "b")  # still deterministic
+    day = Simulation(config(tmp_path / "a", **ten)).plant_day("DE01", START)
+    minutes = pa.concat_tables(telemetry.chunks(day, 100)).to_pandas()
+    tens = pa.concat_tables(telemetry.chunks(day, 100, 600)).to_pandas()
+    assert len(tens) == telemetry.rows(day, 600) == 2 * day.minutes // 10 == len(minutes) // 10
+    assert set(tens["interval_s"]) == {600} and (tens["ts"].dt.minute % 10 == 0).all()
+    groups = [minutes["machine_id"].astype(str), minutes.index // 10]
+    expected = minutes.groupby(groups, sort=False)[["temperature_c", "cycle_time_s"]].mean()
+    assert tens["temperature_c"].to_numpy() == pytest.approx(expected["temperature_c"].to_numpy(), abs=0.051)
+    assert tens["cycle_time_s"].isna().tolist() == expected["cycle_time_s"].isna().tolist()  # null: never ran
+    written = read_typed(next((tmp_path / "a").rglob("telemetry.parquet")), mapping.get("plantlake"), "telemetry",
+                         day.assets.plant.timezone)
+    assert written.num_rows == len(tens)
+    with pytest.raises(ValueError, match="telemetry-interval-s"):
+        config(tmp_path, telemetry_interval_s=700)
+
+
 def test_a_plant_joining_during_the_window_starts_at_its_join_date(tmp_path):
     cfg = config(tmp_path, plants=4, days=10, machines_per_plant=2)
     sim = Simulation(cfg)

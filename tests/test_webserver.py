@@ -27,6 +27,17 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def outside_address() -> str | None:
+    """This machine's address on its network (not loopback), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
 def graphql(port: int, query: str) -> dict:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
                                      headers={"Content-Type": "application/json"})
@@ -97,6 +108,11 @@ def test_plantlake_ui_serves_dagster_and_mlflow_on_localhost_and_stops_them(dags
         with urllib.request.urlopen(f"http://127.0.0.1:{mlflow_port}/health", timeout=30) as response:
             assert response.read().strip() == b"OK"
         assert f"http://127.0.0.1:{port}" in log.read_text()
+        outside = outside_address()
+        if outside:  # bound to 127.0.0.1: nothing answers on the machine's network address
+            for p in (port, mlflow_port):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    assert s.connect_ex((outside, p)) != 0
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
         assert not listening(port) and not listening(mlflow_port)  # the children were stopped too

@@ -16,6 +16,15 @@ from sources.landing import LANDED_DROPS
 
 BRONZE_TABLES = [c.bronze for c in CONTRACTS.values()] + [QUARANTINE]
 
+#: The landing zone itself: where lineage starts (written by plants and suppliers, not by Dagster).
+DROPS = dg.AssetSpec(
+    key=["landing", "drops"],
+    description="Plant and supplier drops in the landing zone: plant=<id>/date=<D>/ and suppliers/date=<D>/, "
+    "each complete once its _manifest.json is present. Written by the plants' exports and the supplier portal.",
+    group_name="landing",
+    kinds={"files"},
+)
+
 RECONCILIATION = dg.AssetCheckSpec(
     "manifest_reconciliation",
     asset=key(LANDED_DROPS),
@@ -41,8 +50,13 @@ def _md_table(rows: list[dict]) -> dg.MetadataValue:
 
 @dg.multi_asset(
     name="landing",
-    specs=[asset_spec(spec, {"polars"}) for spec in BRONZE_TABLES]
-    + [asset_spec(LANDED_DROPS, {"polars"}, group="bronze")],
+    specs=[
+        spec.replace_attributes(deps=[DROPS.key])
+        for spec in [
+            *(asset_spec(t, {"polars"}) for t in BRONZE_TABLES),
+            asset_spec(LANDED_DROPS, {"polars"}, group="bronze"),
+        ]
+    ],
     check_specs=[RECONCILIATION, ACCEPTED],
     partitions_def=partitions.daily,
     backfill_policy=partitions.single_run,

@@ -46,6 +46,8 @@ def simulate(
         "--german-csv/--no-german-csv", help="German plants write the German MES export when --format csv.")] = True,
     chunk_machines: Annotated[int, typer.Option(
         min=1, help="Machines per telemetry chunk: bounds memory, never changes the output.")] = 100,
+    telemetry_interval_s: Annotated[int, typer.Option(
+        help="Seconds one telemetry row covers (the mean of its minutes): 60, 120, ..., 600, ..., 3600.")] = 60,
 ) -> None:
     """Simulate the production network: nightly plant and supplier drops in the landing zone."""
     settings = get_settings()
@@ -54,7 +56,7 @@ def simulate(
             landing=landing or settings.landing_uri, start=start.date(), days=days, plants=plants,
             machines_per_plant=machines_per_plant, suppliers=suppliers, locations=locations, seed=seed,
             format=format.value, gzip=gzip, messy=messy, messy_fraction=messy_fraction, german_csv=german_csv,
-            chunk_machines=chunk_machines, settings=settings,
+            chunk_machines=chunk_machines, telemetry_interval_s=telemetry_interval_s, settings=settings,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

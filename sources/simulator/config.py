@@ -10,6 +10,8 @@ from sources.simulator.clock import EPOCH
 from sources.simulator.geography import MAX_PLANTS
 
 FORMATS = ("csv", "parquet", "jsonl")
+#: Telemetry intervals a day divides into whole readings, daylight-saving days (23 or 25 hours) included.
+TELEMETRY_INTERVALS = tuple(60 * m for m in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60))
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class SimulationConfig:
     messy_fraction: float = 0.3
     german_csv: bool = True
     chunk_machines: int = 100  # machines per telemetry chunk: bounds memory, never changes the output
+    telemetry_interval_s: int = 60  # seconds one telemetry row covers: the mean of that many minutes
     settings: Settings | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +57,9 @@ class SimulationConfig:
             problems.append("--seed must be non-negative")
         if self.chunk_machines < 1:
             problems.append("chunk_machines must be at least 1")
+        if self.telemetry_interval_s not in TELEMETRY_INTERVALS:
+            problems.append("--telemetry-interval-s must be a whole number of minutes that divides an hour: "
+                            + ", ".join(map(str, TELEMETRY_INTERVALS)))
         if problems:
             raise ValueError("; ".join(problems))
 

@@ -113,7 +113,9 @@ class Simulation:
             day = self.plant_day(ref.source, ref.date, revision)
             master = plantday.master(day.assets)
             feeds = [FeedData.of(f, master[f]) for f in ("plants", "lines", "machines")]
-            feeds.append(FeedData("telemetry", lambda: telemetry.chunks(day, cfg.chunk_machines), day.telemetry_rows))
+            interval = cfg.telemetry_interval_s
+            feeds.append(FeedData("telemetry", lambda: telemetry.chunks(day, cfg.chunk_machines, interval),
+                                  telemetry.rows(day, interval)))
             feeds += [FeedData.of(f, day.feeds[f]) for f in ("production", "downtime_events", "maintenance",
                                                              "failures")]
             timezone = day.assets.plant.timezone

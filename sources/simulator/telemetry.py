@@ -1,5 +1,9 @@
 """Per-minute sensor readings of a plant's day, streamed in blocks of machines.
 
+With a longer ``interval_s`` (``--telemetry-interval-s``) each row is the mean of that many
+minutes (the minutes with a value; null when none has one), as a plant historian exports
+them: the same machine behaviour in fewer rows, for tests and demos that need many days.
+
 A reading depends on whether the machine runs (its line in a planned shift, not stopped,
 the machine not under repair), the machine's own levels and noise, the hall temperature
 (with thermal lag while running), wear since the last preventive maintenance, a harmless
@@ -26,21 +30,37 @@ THERMAL_LAG_MIN = 20.0
 INTERVAL_S = 60
 
 
-def chunks(day: PlantDay, chunk_machines: int) -> Iterator[pa.Table]:
-    """The day's telemetry, machine by machine and minute by minute, in blocks of machines.
+def chunks(day: PlantDay, chunk_machines: int, interval_s: int = INTERVAL_S) -> Iterator[pa.Table]:
+    """The day's telemetry, machine by machine and interval by interval, in blocks of machines.
 
     ``machine_id`` and ``ts`` come dictionary-encoded (each machine and minute formatted
     once); :func:`sources.simulator.formats.decoded` turns them into plain contract types.
     """
     machine_ids = pa.array(day.assets.machine_id.tolist(), type=pa.string())
-    stamps = pa.array(utc_micros(day.grid_utc), type=pa.int64()).cast(TIMESTAMP)
+    step = interval_s // 60
+    stamps = pa.array(utc_micros(day.grid_utc[::step]), type=pa.int64()).cast(TIMESTAMP)
     for a in range(0, day.assets.machines, chunk_machines):
-        yield block(day, np.arange(a, min(a + chunk_machines, day.assets.machines)), machine_ids, stamps)
+        yield block(day, np.arange(a, min(a + chunk_machines, day.assets.machines)), machine_ids, stamps, step)
 
 
-def block(day: PlantDay, idx: np.ndarray, machine_ids: pa.Array, stamps: pa.Array) -> pa.Table:
+def rows(day: PlantDay, interval_s: int = INTERVAL_S) -> int:
+    """Telemetry rows of the day: one per machine and interval."""
+    return day.assets.machines * len(range(0, day.minutes, interval_s // 60))
+
+
+def _interval_means(values: np.ndarray, valid: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of each run of ``step`` minutes over the minutes with a value; valid where any has one."""
+    starts = np.arange(0, values.shape[1], step)
+    sums = np.add.reduceat(np.where(valid, values, 0.0), starts, axis=1)
+    counts = np.add.reduceat(valid.astype(np.int64), starts, axis=1)
+    return sums / np.maximum(counts, 1), counts > 0
+
+
+def block(day: PlantDay, idx: np.ndarray, machine_ids: pa.Array, stamps: pa.Array, step: int = 1) -> pa.Table:
     assets = day.assets
     n, b = day.minutes, len(idx)
+    starts = np.arange(0, n, step)
+    r = len(starts)
     wall = day.grid_wall
     running = day.line_active[assets.machine_line[idx]] & ~day.down.mask(idx, wall)
     alpha = 1.0 / THERMAL_LAG_MIN
@@ -59,9 +79,9 @@ def block(day: PlantDay, idx: np.ndarray, machine_ids: pa.Array, stamps: pa.Arra
     cycle_base = assets.ideal_cycle_s[assets.machine_line[idx]] * assets.slack[idx] / day.performance
 
     columns: dict[str, pa.Array] = {
-        "machine_id": pa.DictionaryArray.from_arrays(pa.array(np.repeat(idx, n).astype(np.int32)), machine_ids),
-        "ts": pa.DictionaryArray.from_arrays(pa.array(np.tile(np.arange(n, dtype=np.int32), b)), stamps),
-        "interval_s": pa.array(np.full(b * n, INTERVAL_S, dtype=np.int64)),
+        "machine_id": pa.DictionaryArray.from_arrays(pa.array(np.repeat(idx, r).astype(np.int32)), machine_ids),
+        "ts": pa.DictionaryArray.from_arrays(pa.array(np.tile(np.arange(r, dtype=np.int32), b)), stamps),
+        "interval_s": pa.array(np.tile(np.diff(np.append(starts, n)) * INTERVAL_S, b).astype(np.int64)),
     }
     for k, name in enumerate(sensors.SENSORS):
         sig = sensors.SIGNATURE[comp, k][:, None] * deg
@@ -81,6 +101,9 @@ def block(day: PlantDay, idx: np.ndarray, machine_ids: pa.Array, stamps: pa.Arra
             if k == sensors.VIB:
                 values = values * day.wear[idx, None]
         values = np.round(np.maximum(values, 0.0 if k != sensors.TEMP else -50.0), sensors.DECIMALS[k])
+        if step > 1:
+            values, valid = _interval_means(values, valid, step)
+            values = np.round(values, sensors.DECIMALS[k])
         columns[name] = pa.array(values.ravel(), mask=~valid.ravel(), type=pa.float64())
     return pa.Table.from_arrays([columns[f.name] for f in schema("telemetry")],
                                 names=[f.name for f in schema("telemetry")])

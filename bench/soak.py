@@ -1,0 +1,150 @@
+"""Long runs: many nights back to back with the weekly maintenance, watching files and logs.
+
+``make soak`` runs 60 simulated nights one nightly run at a time, with the maintenance job
+every 7 nights, and checks that the files per partition and the Delta logs stay bounded and
+that the gold tables equal those of one run without maintenance. Simulated nights pass in
+minutes, so the maintenance runs with zero retention: what a week of real time would allow
+happens at once (``--vacuum-hours``/``--log-retention-hours`` change it).
+
+    python -m bench.soak [--nights 60] [--every 7] [--plants 2] [--machines 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse import catalog, storage
+from lakehouse.delta import Lake
+from orchestration.definitions import defs
+from orchestration.runs import run_config, run_nights
+from sources.simulator import SimulationConfig, simulate
+from tests.pipeline import contents, plantlake_home
+
+START = dt.date(2026, 1, 5)
+
+
+@dataclass
+class Footprint:
+    """What a lake's tables weigh in files after a night."""
+
+    night: dt.date
+    max_files_per_partition: int
+    max_log_files: int
+    max_files_on_disk_per_partition: int  # live and removed-but-not-vacuumed data files
+
+
+@dataclass
+class SoakReport:
+    nights: int
+    footprints: list[Footprint] = field(default_factory=list)
+    maintenance_runs: int = 0
+    failed_runs: list[str] = field(default_factory=list)
+    gold_equal: bool | None = None
+
+
+def footprint(lake: Lake, night: dt.date) -> Footprint:
+    per_partition = 0
+    logs = 0
+    on_disk = 0
+    for spec in catalog.tables():
+        if not lake.exists(spec):
+            continue
+        adds = pa.table(lake.delta_table(spec).get_add_actions(flatten=True))
+        paths = [p.rsplit("/", 1)[0] if "/" in p else "" for p in adds.column("path").to_pylist()]
+        per_partition = max([per_partition, *Counter(paths).values()])
+        log_files = storage.list_files(storage.join(lake.uri(spec), "_delta_log"), lake.settings, recursive=False)
+        logs = max(logs, sum(f.endswith(".json") for f in log_files))
+        folders = Counter(f.rsplit("/", 1)[0] for f in storage.list_files(lake.uri(spec))
+                          if f.endswith(".parquet") and "/_delta_log/" not in f and "/_staging/" not in f)
+        on_disk = max([on_disk, *folders.values()])
+    return Footprint(night, per_partition, logs, on_disk)
+
+
+def maintain(instance: dg.DagsterInstance, vacuum_hours: int, log_retention_hours: int) -> bool:
+    config = {"vacuum_hours": vacuum_hours, "log_retention_hours": log_retention_hours, "run_retention_days": 90}
+    result = defs.resolve_job_def("maintenance").execute_in_process(
+        run_config={**run_config(log_level="WARNING"), "ops": {"table_maintenance": {"config": config}}},
+        instance=instance,
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def simulate_nights(landing: Path, nights: int, plants: int, machines: int) -> SimulationConfig:
+    config = SimulationConfig(landing=str(landing), start=START, days=nights, plants=plants,
+                              machines_per_plant=machines, suppliers=8, locations=16)
+    simulate(config)
+    return config
+
+
+def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4, vacuum_hours: int = 0,
+         log_retention_hours: int = 0, compare: bool = True) -> SoakReport:
+    """Night after night with maintenance every ``every`` nights; then (``compare``) one backfill of the
+    same nights without maintenance in a second lake, whose gold tables must be equal."""
+    report = SoakReport(nights)
+    with plantlake_home(home / "with-maintenance"):
+        config = simulate_nights(home / "with-maintenance" / "landing", nights, plants, machines)
+        instance = dg.DagsterInstance.ephemeral()
+        lake = Lake()
+        for i, night in enumerate(config.dates, start=1):
+            result = run_nights(night, dagster_instance=instance, log_level="WARNING")
+            if not result.success:
+                report.failed_runs.append(f"night {night}")
+            if i % every == 0:
+                report.maintenance_runs += 1
+                if not maintain(instance, vacuum_hours, log_retention_hours):
+                    report.failed_runs.append(f"maintenance after {night}")
+            report.footprints.append(footprint(lake, night))
+        with_maintenance = contents(lake, layers=("gold",))
+    if compare:
+        with plantlake_home(home / "without"):
+            simulate_nights(home / "without" / "landing", nights, plants, machines)
+            result = run_nights(config.start, config.end, dagster_instance=dg.DagsterInstance.ephemeral(),
+                                log_level="WARNING")
+            if not result.success:
+                report.failed_runs.append("backfill without maintenance")
+            report.gold_equal = contents(Lake(), layers=("gold",)) == with_maintenance
+    return report
+
+
+def show(report: SoakReport, console: Console) -> None:
+    table = Table("night", "max live files / partition", "max log files", "max files on disk / partition",
+                  title="soak")
+    for f in report.footprints:
+        table.add_row(str(f.night), str(f.max_files_per_partition), str(f.max_log_files),
+                      str(f.max_files_on_disk_per_partition))
+    console.print(table)
+    console.print(f"maintenance runs: {report.maintenance_runs}; failed: {report.failed_runs or 'none'}; "
+                  f"gold equal to a run without maintenance: {report.gold_equal}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nights", type=int, default=60)
+    parser.add_argument("--every", type=int, default=7)
+    parser.add_argument("--plants", type=int, default=2)
+    parser.add_argument("--machines", type=int, default=6)
+    parser.add_argument("--vacuum-hours", type=int, default=0)
+    parser.add_argument("--log-retention-hours", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="plantlake-soak-") as tmp:
+        report = soak(Path(tmp), args.nights, args.every, args.plants, args.machines, args.vacuum_hours,
+                      args.log_retention_hours)
+    show(report, Console())
+    raise SystemExit(1 if report.failed_runs or not report.gold_equal else 0)
+
+
+if __name__ == "__main__":
+    main()

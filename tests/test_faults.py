@@ -1,0 +1,224 @@
+"""Faults, proven with real processes: a night killed mid-write, a store that goes away, concurrent runs.
+
+Every run here is ``plantlake run`` in its own process (and its own Spark JVM), killed or
+raced the way a machine would fail. What must hold afterwards: every table is at a
+committed version (no partial slice is visible), the rerun completes, the drops
+reconcile exactly, and the tables equal those of one clean run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lakehouse.delta import Lake
+from lakehouse.errors import StorageError
+from lakehouse.settings import Settings
+from sources.landing import list_complete
+from tests.pipeline import START, contents, plantlake_home, tiny_network
+from tests.servers import SeaweedFS
+
+ROOT = Path(__file__).resolve().parents[1]
+D1, D2, D3 = START, START + dt.timedelta(days=1), START + dt.timedelta(days=2)
+
+
+def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
+    """The environment of one ``plantlake run`` process: its own Dagster instance, small buffers."""
+    (home / f"dagster-{name}").mkdir(parents=True, exist_ok=True)
+    (home / f"dagster-{name}" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return {
+        **os.environ,
+        "PLANTLAKE_HOME": str(home),
+        "PLANTLAKE_LAKE_URI": str(home / "lake"),
+        "PLANTLAKE_LANDING_URI": str(home / "landing"),
+        "DAGSTER_HOME": str(home / f"dagster-{name}"),
+        "PLANTLAKE_SPARK_DRIVER_MEMORY": "1g",
+        "PLANTLAKE_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("wb") as sink:
+        return subprocess.Popen([str(Path(sys.executable).parent / "plantlake"), "run", *args], cwd=ROOT, env=env,
+                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def finish(proc: subprocess.Popen, log: Path, timeout: float = 900) -> int:
+    try:
+        return proc.wait(timeout)
+    finally:
+        kill(proc)
+        if proc.returncode not in (0, None, -signal.SIGKILL):
+            print(log.read_text()[-4000:])
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the run and everything it started (its Spark JVM): a machine that dies."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(30)
+
+
+def wait_until(condition, proc: subprocess.Popen, timeout: float = 300, every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, "the run ended before the moment it was to be killed at"
+        assert time.monotonic() < deadline, "the moment to kill the run never came"
+        time.sleep(every)
+
+
+def manifest_rows(landing: Path, feed: str) -> dict[tuple[dt.date, str], int]:
+    """Rows each drop announces for ``feed``, by (date, plant)."""
+    rows = {}
+    for drop in list_complete(str(landing)):
+        for f in drop.manifest.files:
+            if f.feed == feed:
+                rows[(drop.ref.date, drop.ref.source)] = f.rows
+    return rows
+
+
+def assert_slices_complete(lake: Lake, landing: Path) -> None:
+    """Every (date, plant) slice of bronze.telemetry holds all of its drop's rows or none: nothing partial."""
+    expected = manifest_rows(landing, "telemetry")
+    telemetry = lake.read("bronze.telemetry", columns=["date", "plant_id"], missing_ok=True)
+    counts = telemetry.group_by(["date", "plant_id"]).aggregate([([], "count_all")]).to_pylist()
+    for row in counts:
+        assert row["count_all"] == expected[(row["date"], row["plant_id"])], row
+
+
+def assert_reconciled(lake: Lake) -> None:
+    drops = lake.read("ops.landed_drops").to_pylist()
+    assert drops and {d["status"] for d in drops} == {"landed"}
+    assert all(d["manifest_rows"] == d["bronze_rows"] + d["quarantined_rows"] for d in drops)
+    # the lake itself, counted back: no duplicated slice
+    assert_slices_complete(lake, Path(lake.settings.landing_uri))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    """The tables of one clean run of the three nights: what every faulty history must end at."""
+    home = tmp_path_factory.mktemp("reference")
+    with plantlake_home(home):
+        tiny_network(home / "landing")
+    assert finish(start(["--date", str(D1), "--to", str(D3)], run_env(home, "ref"), home / "run.log"),
+                  home / "run.log") == 0
+    with plantlake_home(home):
+        return contents(Lake())
+
+
+def test_landing_killed_mid_write_then_rerun(tmp_path, reference):
+    with plantlake_home(tmp_path):
+        tiny_network(tmp_path / "landing")
+        lake = Lake()
+    env = run_env(tmp_path, "a", PLANTLAKE_LANDING_BUFFER_ROWS="5000")  # a commit per drop: many moments to die
+    proc = start(["--date", str(D1), "--to", str(D3)], env, tmp_path / "a.log")
+    wait_until(lambda: (lake.version("bronze.telemetry") or 0) >= 2, proc)
+    kill(proc)
+
+    with plantlake_home(tmp_path):
+        assert lake.count("ops.landed_drops") == 0  # outcomes are recorded only after every write committed
+        assert_slices_complete(lake, tmp_path / "landing")
+        assert 0 < lake.count("bronze.telemetry") < sum(manifest_rows(tmp_path / "landing", "telemetry").values())
+    assert finish(start(["--date", str(D1), "--to", str(D3)], env, tmp_path / "b.log"), tmp_path / "b.log") == 0
+    with plantlake_home(tmp_path):
+        assert_reconciled(lake)
+        assert contents(lake) == reference
+
+
+def test_gold_step_killed_mid_write_then_rerun(tmp_path, reference):
+    with plantlake_home(tmp_path):
+        tiny_network(tmp_path / "landing")
+        lake = Lake()
+    env = run_env(tmp_path, "a")
+    assert finish(start(["--date", str(D1), "--to", str(D2)], env, tmp_path / "a.log"), tmp_path / "a.log") == 0
+    gold_before = lake.version("gold.machine_daily")
+    rows_before = lake.count("gold.machine_daily")
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+
+    def gold_started() -> bool:
+        for record in instance.get_run_records(limit=1):
+            for entry in instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_START):
+                if entry.step_key == "gold_machine_daily":
+                    return True
+        return False
+
+    proc = start(["--date", str(D3)], env, tmp_path / "b.log")
+    wait_until(gold_started, proc, every=0.2)
+    time.sleep(1.5)  # inside the Spark job
+    kill(proc)
+    assert lake.version("gold.machine_daily") == gold_before  # the killed step committed nothing
+    assert lake.count("gold.machine_daily") == rows_before
+    assert lake.count("gold.machine_daily", filters=[("date", "=", D3)]) == 0
+    assert finish(start(["--date", str(D3)], env, tmp_path / "c.log"), tmp_path / "c.log") == 0
+    with plantlake_home(tmp_path):
+        assert_reconciled(lake)
+        assert contents(lake) == reference
+
+
+@pytest.mark.parametrize("scopes", [["--date", "--date"], ["--plants=DE01", "--plants=US01"]],
+                         ids=["same-night-twice", "two-plants-of-a-night"])
+def test_concurrent_runs_give_the_tables_of_one_run(tmp_path, reference, scopes):
+    with plantlake_home(tmp_path):
+        tiny_network(tmp_path / "landing")
+        lake = Lake()
+    args = [["--date", str(D1), "--to", str(D3)] + ([s] if s.startswith("--plants") else []) for s in scopes]
+    procs = [start(a, run_env(tmp_path, f"p{i}"), tmp_path / f"p{i}.log") for i, a in enumerate(args)]
+    codes = [finish(p, tmp_path / f"p{i}.log") for i, p in enumerate(procs)]
+    assert codes == [0, 0]
+    if scopes[0].startswith("--plants"):  # the supplier drop was in neither scope: land it as its own run
+        assert finish(start(["--date", str(D1), "--to", str(D3), "--plants", "suppliers"], run_env(tmp_path, "s"),
+                            tmp_path / "s.log"), tmp_path / "s.log") == 0
+    with plantlake_home(tmp_path):
+        assert_reconciled(lake)
+        assert contents(lake) == reference
+
+
+def test_the_store_going_away_fails_the_night_clearly_and_the_rerun_completes(tmp_path):
+    store = SeaweedFS(tmp_path / "store").start()
+    try:
+        store.create_bucket("faults")
+        landing = tmp_path / "landing"
+        with plantlake_home(tmp_path):
+            tiny_network(landing)
+        env = run_env(tmp_path, "a", **store.env, PLANTLAKE_LAKE_URI="s3://faults/lake",
+                      PLANTLAKE_LANDING_BUFFER_ROWS="5000")
+        lake = Lake("s3://faults/lake", Settings.from_env(env))
+        proc = start(["--date", str(D1), "--to", str(D3)], env, tmp_path / "a.log")
+        wait_until(lambda: (lake.version("bronze.telemetry") or 0) >= 1, proc, every=0.2)
+        store.kill()
+        started = time.monotonic()
+        assert finish(proc, tmp_path / "a.log") != 0
+        assert time.monotonic() - started < 240  # bounded retries, not a hang
+        log = (tmp_path / "a.log").read_text()
+        assert f"the store at {store.endpoint}" in log and "did not answer" in log
+        with pytest.raises(StorageError, match="did not answer"):
+            lake.count("bronze.telemetry")
+
+        store.start()  # the store is back, with its data
+        assert_slices_complete(lake, landing)
+        assert finish(start(["--date", str(D1), "--to", str(D3)], env, tmp_path / "b.log"), tmp_path / "b.log") == 0
+        assert_reconciled(lake)
+    finally:
+        store.stop()
+
+
+def test_wrong_credentials_name_the_endpoint_and_the_problem(s3):
+    settings = Settings.from_env({**s3.env, "AWS_SECRET_ACCESS_KEY": "not-the-secret"})
+    with pytest.raises(StorageError) as err:
+        Lake("s3://plantlake-test/creds/lake", settings).read("ops.table_maintenance")
+    assert f"the store at {s3.endpoint}" in str(err.value)
+    assert "refused the credentials" in str(err.value)
+    assert "not-the-secret" not in str(err.value)
+    with pytest.raises(StorageError, match="refused the credentials"):
+        list_complete("s3://plantlake-test/creds/landing", settings=settings)
