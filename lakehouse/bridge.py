@@ -35,7 +35,7 @@ from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from lakehouse import storage
 from lakehouse.catalog import TableSpec
 from lakehouse.conform import check_schema
-from lakehouse.delta import COMMIT_ATTEMPTS, STAGING, Filters, Lake, TableRef
+from lakehouse.delta import COMMIT_ATTEMPTS, STAGING, Filters, Lake, TableRef, filter_groups
 from lakehouse.slices import Slices
 from lakehouse.spark import delta_configured
 
@@ -68,7 +68,7 @@ def spark_filter(filters: Filters) -> Column:
         "in": lambda c, v: c.isin(list(v)),
         "not in": lambda c, v: ~c.isin(list(v)),
     }
-    groups = filters if filters and isinstance(filters[0], list) else [filters]
+    groups = filter_groups(filters)
 
     def conjunction(group) -> Column:
         condition = F.lit(True)

@@ -72,9 +72,13 @@ def _explained(method):
     return wrapper
 
 
+def filter_groups(filters: Filters) -> list[list[tuple[str, str, Any]]]:
+    """Tuple filters as OR-ed groups of AND-ed conditions (a flat list is one group)."""
+    return filters if filters and isinstance(filters[0], list) else [filters]
+
+
 def _filter_columns(filters: Filters) -> list[str]:
-    groups = filters if filters and isinstance(filters[0], list) else [filters]
-    return list(dict.fromkeys(name for group in groups for name, _, _ in group))
+    return list(dict.fromkeys(name for group in filter_groups(filters) for name, _, _ in group))
 
 
 def _scan(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | None) -> pa.Table:

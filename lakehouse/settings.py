@@ -118,3 +118,10 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """The secret values present in the environment, for redaction."""
     env = os.environ if environ is None else environ
     return [env[name] for name in SECRET_VARIABLES if env.get(name)]
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret value of the environment replaced by ``***`` (for errors that get stored)."""
+    for secret in secret_values():
+        text = text.replace(secret, "***")
+    return text

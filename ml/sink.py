@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from lakehouse.delta import Lake
-from lakehouse.settings import secret_values
+from lakehouse.settings import redact
 from ml.alerts import DELIVERED, PENDING, alerts_table
 from ml.settings import MLSettings, get_ml_settings
 from ml.tables import MAINTENANCE_ALERTS
@@ -49,12 +49,6 @@ class DeliveryError(Exception):
 
 class Sender(Protocol):
     def send(self, payload: dict[str, Any]) -> None: ...
-
-
-def _redact(text: str) -> str:
-    for secret in secret_values():
-        text = text.replace(secret, "***")
-    return text
 
 
 @dataclass
@@ -136,7 +130,7 @@ def deliver(
             try:
                 sender.send(payload(alert))
             except DeliveryError as exc:
-                error, retryable = _redact(str(exc)), exc.retryable
+                error, retryable = redact(str(exc)), exc.retryable
                 if not retryable:
                     break
             else:

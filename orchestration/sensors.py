@@ -9,7 +9,7 @@ import dagster as dg
 import pyarrow as pa
 
 from lakehouse.delta import Lake
-from lakehouse.settings import secret_values
+from lakehouse.settings import redact
 from orchestration import partitions
 from orchestration.jobs import nightly_job
 from orchestration.resources import LakeResource
@@ -56,12 +56,6 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     if not requests:
         return dg.SkipReason("no complete drop waiting to be landed")
     return requests
-
-
-def redact(text: str) -> str:
-    for secret in secret_values():
-        text = text.replace(secret, "***")
-    return text
 
 
 def failure_record(run: dg.DagsterRun, message: str, failed_steps: list[str]) -> pa.Table:
