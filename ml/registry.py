@@ -15,6 +15,7 @@ and the very first version becomes champion. Every decision is appended to
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import math
 import os
@@ -59,8 +60,6 @@ def client(settings: Settings | None = None) -> MlflowClient:
     """
     settings = settings or get_settings()
     uri = settings.mlflow_tracking_uri
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     try:
         mlflow.set_tracking_uri(uri)
@@ -71,7 +70,31 @@ def client(settings: Settings | None = None) -> MlflowClient:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    if uri.startswith("sqlite:///") and uri not in _initialized:
+        _initialize_sqlite(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+_initialized: set[str] = set()
+
+
+def _initialize_sqlite(uri: str) -> None:
+    """Create or migrate a SQLite tracking store under a file lock, once per process.
+
+    MLflow creates its tables with Alembic migrations when a client first opens the store;
+    nightly runs that start together on a fresh PLANTLAKE_HOME (a sensor run and a schedule
+    run, say) would all migrate, and the losers fail with "Online migration expected to
+    match one row". With the lock the first process migrates and the others find it done.
+    """
+    db = Path(uri[len("sqlite:///"):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            MlflowClient(tracking_uri=uri, registry_uri=uri).search_registered_models(max_results=1)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    _initialized.add(uri)
 
 
 def artifact_location(name: str, settings: Settings | None = None) -> str:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -262,3 +263,27 @@ def test_a_window_without_costs_trains_the_failure_model_only(tmp_path, monkeypa
     rows = scoring.score_night(lake, [mldata.END]).to_pandas()
     assert rows["predicted_failure_cost_eur"].isna().all() and rows["cost_model_version"].isna().all()
     assert alerts.alerts_for_nights(lake, [mldata.END]).num_rows == 0  # no cost, no saving, no alert
+
+
+def test_processes_opening_a_fresh_tracking_store_together_all_succeed(tmp_path):
+    """Nightly runs starting together on a fresh home all open MLflow (CI once saw one fail the migration)."""
+    script = textwrap.dedent("""
+        import pathlib, sys, time
+        from ml import registry
+        pathlib.Path(sys.argv[1] + ".imported").touch()
+        while not pathlib.Path(sys.argv[1]).exists():  # migrate at the same moment as the others
+            time.sleep(0.01)
+        print(len(registry.client().search_experiments()))
+    """)
+    env = {**os.environ, "PLANTLAKE_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": ""}
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(go) + str(i)], cwd=ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(4)]
+    deadline = time.monotonic() + 120
+    while not all(Path(f"{go}{i}.imported").exists() for i in range(4)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for i in range(4):
+        Path(f"{go}{i}").touch()
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err[-2000:] for _, err in outs]
+    assert all(out.strip().splitlines()[-1] == "1" for out, _ in outs)  # the Default experiment, once
