@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -77,6 +78,51 @@ class Outcome:
             "skipped": list(self.skipped),
             "duration_s": round(self.duration_s, 3),
         }
+
+
+def share(count: int, rows: int) -> str:
+    """How a row-level failure's description starts ("12 of 3,400 rows")."""
+    return f"{count:,} of {rows:,} rows"
+
+
+def combine(outcomes: Sequence[Outcome]) -> Outcome:
+    """One outcome for a slice validated in parts (groups of whole plants).
+
+    The same failed expectation in several parts becomes one failure: row counts add up, the
+    percentage and the description's "n of m rows" are of the whole slice, the examples are
+    the first five. Table-level failures (the column list) are the same in every part: kept once.
+    """
+    rows = sum(o.rows for o in outcomes)
+    found: dict[tuple, list[Failure]] = {}
+    for o in outcomes:
+        for f in o.failures:
+            counted = f.unexpected_percent is not None and f.description.startswith(share(f.unexpected_count, o.rows))
+            rest = f.description[len(share(f.unexpected_count, o.rows)):] if counted else f.description
+            found.setdefault((f.expectation, str(f.column), counted, rest), []).append(f)
+    failures = []
+    for (_, _, counted, rest), same in found.items():
+        first = same[0]
+        if first.unexpected_percent is None:
+            failures.append(first)
+            continue
+        count = sum(f.unexpected_count for f in same)
+        failures.append(replace(
+            first,
+            unexpected_count=count,
+            unexpected_percent=round(100.0 * count / rows, 4) if rows else 0.0,
+            examples=[e for f in same for e in f.examples][:MAX_EXAMPLES],
+            description=share(count, rows) + rest if counted else first.description,
+        ))
+    skipped = list(dict.fromkeys(s for o in outcomes for s in o.skipped))
+    return Outcome(
+        table=outcomes[0].table,
+        success=not failures and not skipped,
+        rows=rows,
+        evaluated=max(o.evaluated for o in outcomes),
+        failures=failures,
+        skipped=skipped,
+        duration_s=sum(o.duration_s for o in outcomes),
+    )
 
 
 def json_safe(value: Any) -> Any:

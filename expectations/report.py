@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 
-from expectations.outcome import MAX_EXAMPLES, Failure, json_safe
+from expectations.outcome import MAX_EXAMPLES, Failure, json_safe, share
 from lakehouse.catalog import TableSpec
 
 _UTC = {"UTC", "+00:00", "ETC/UTC", "Z"}
@@ -100,22 +100,22 @@ def gx_failure(result: ExpectationValidationResult, spec: TableSpec, data: pa.Ta
 
 
 def _sentence(kind: str, kwargs: dict, columns: list[str], count: int, rows: int, rule: str | None) -> str:
-    share = f"{count:,} of {rows:,} rows"
+    part = share(count, rows)
     if kind == "expect_column_values_to_not_be_null":
-        return f"{share} have no {columns[0]}, which the catalog declares not null"
+        return f"{part} have no {columns[0]}, which the catalog declares not null"
     if kind in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"):
-        return f"{share} share their natural key ({', '.join(columns)}) with another row"
+        return f"{part} share their natural key ({', '.join(columns)}) with another row"
     if kind == "expect_column_values_to_be_between":
         low, high = kwargs.get("min_value"), kwargs.get("max_value")
         bounds = f"[{_bound(low, '-inf')}, {_bound(high, 'inf')}]"
-        return f"{share} have {columns[0]} outside {bounds}"
+        return f"{part} have {columns[0]} outside {bounds}"
     if kind == "expect_column_values_to_be_in_set":
         values = list(kwargs.get("value_set") or [])
         listed = ", ".join(map(str, values[:8])) + (", ..." if len(values) > 8 else "")
-        return f"{share} have {columns[0]} not in ({listed})"
+        return f"{part} have {columns[0]} not in ({listed})"
     if rule:
-        return f"{share} break {rule}"
-    return f"{share} fail {kind} on {', '.join(columns) or 'the table'}"
+        return f"{part} break {rule}"
+    return f"{part} fail {kind} on {', '.join(columns) or 'the table'}"
 
 
 def _aggregate_failure(kind: str, kwargs: dict, columns: list[str], column, observed: Any) -> Failure:

@@ -8,6 +8,7 @@ and every nightly write replaces exactly one slice (``date = D`` and optionally
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import json
@@ -96,6 +97,14 @@ def _scan(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | Non
     wanted = None if columns is None else list(dict.fromkeys([*columns, *_filter_columns(filters)]))
     rows = dataset.to_table(columns=wanted).filter(expression)
     return rows if columns is None else rows.select(columns)
+
+
+def _count_values(batches, column: str) -> dict[Any, int]:
+    counts: collections.Counter = collections.Counter()
+    for batch in batches:
+        for item in pc.value_counts(batch.column(column)).to_pylist():
+            counts[item["values"]] += item["counts"]
+    return dict(counts)
 
 
 class Lake:
@@ -341,6 +350,26 @@ class Lake:
             return dataset.count_rows(filter=pq.filters_to_expression(filters) if filters else None)
         except pa.ArrowNotImplementedError:  # string_view files: see _scan
             return _scan(dataset, _filter_columns(filters)[:1], filters).num_rows
+
+    @_explained
+    def value_counts(self, table: TableRef, column: str, *, filters: Filters | None = None) -> dict[Any, int]:
+        """Rows per value of ``column`` among those matching ``filters``, streamed batch by batch.
+
+        Reads that one column (and the filters' own) in record batches, so a night of the whole
+        network's telemetry is counted per plant in bounded memory.
+        """
+        dataset = self.dataset(self.spec(table), None, filters, missing_ok=True)
+        if dataset is None:
+            return {}
+        expression = pq.filters_to_expression(filters) if filters else None
+        try:
+            return _count_values(dataset.to_batches(columns=[column], filter=expression), column)
+        except pa.ArrowNotImplementedError:  # string_view files: see _scan
+            if expression is None:
+                raise
+        wanted = list(dict.fromkeys([column, *_filter_columns(filters)]))
+        batches = (pa.Table.from_batches([b]).filter(expression) for b in dataset.to_batches(columns=wanted))
+        return _count_values(batches, column)
 
     @_explained
     def head(self, table: TableRef, rows: int = 10, *, filters: Filters | None = None) -> pa.Table:

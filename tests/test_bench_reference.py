@@ -127,3 +127,21 @@ def test_the_full_plan_runs_each_stage_as_its_assets_then_its_checks(processed):
                 assert timing.success, (stage, part, timing.failures)
                 assert timing.steps, (stage, part)
                 assert {step.stage for step in timing.steps} == {stage}, (stage, part)
+
+
+def test_a_stage_whose_checks_were_stopped_counts_its_asset_steps_once():
+    """The stopped worker's Dagster log also lists the steps of the assets run before it (a full run once
+    reported the landing op at twice its time, and a Spark / DuckDB-style ratio with it)."""
+    from bench.run import _step_seconds, combine
+
+    step = {"key": "landing", "stage": "landing", "check": False, "start": 10.0, "end": 305.0, "peak_rss": 3}
+    records = {"landing assets": {"id": "landing assets", "status": "ok", "seconds": 300.0, "run_seconds": 296.0,
+                                  "peak_rss": 3, "run": {"steps": [step]}, "bronze_rows": 7}}
+    killed = [{"id": "landing checks", "reason": "memory", "seconds": 21.0, "peak_rss": 16,
+               "finished_steps": [["landing", 295.0], ["bronze__telemetry_expectations", 12.0]]}]
+    combine(records, killed)
+    landing = records["landing"]
+    assert landing["status"] == "killed"
+    assert _step_seconds(landing, lambda s: s["key"] == "landing") == 295.0
+    assert _step_seconds(landing, lambda s: s["check"]) == 12.0
+    assert landing["run_seconds"] == 296.0 + 21.0 and landing["peak_rss"] == 16

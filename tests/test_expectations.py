@@ -296,3 +296,50 @@ def test_two_hundred_thousand_telemetry_rows_validate_quickly_and_are_not_kept()
     assert outcome.duration_s < 20
     engine = _batch_definition().data_asset.datasource.get_execution_engine()
     assert engine.batch_manager.batch_data_cache == {}  # the frame is not held until the next check
+
+
+def test_plants_are_grouped_up_to_the_part_size():
+    from orchestration.checks import plant_groups
+
+    rows = {"US01": 5, "DE01": 4, "DE02": 3, "CN01": 9, "BR01": 1}
+    assert plant_groups(rows, 8) == [["BR01"], ["CN01"], ["DE01", "DE02"], ["US01"]]
+    assert plant_groups(rows, 100) == [sorted(rows)]
+    assert plant_groups({}, 8) == []
+
+
+def test_a_large_slice_validated_in_parts_reports_what_one_pass_reports(tmp_path):
+    """The checks validate a night too large for one pandas frame plant group by plant group."""
+    from expectations.runner import validate_parts
+    from lakehouse.delta import Lake
+    from orchestration.checks import slice_parts
+
+    spec = catalog.get("bronze.telemetry")
+    data = telemetry(9_000)  # three plants of 3,000 rows
+    vibration = data.column("vibration_mm_s").to_numpy().copy()
+    plants = data.column("plant_id").to_numpy(zero_copy_only=False)
+    bad = [i for i in range(len(plants)) if plants[i] in ("DE01", "US01")][:: 700]  # out of range in two plants
+    vibration[bad] = -1.0
+    data = data.set_column(data.schema.get_field_index("vibration_mm_s"), "vibration_mm_s", pa.array(vibration))
+    data = pa.concat_tables([data, data.slice(4, 2)])  # two keys of one plant twice
+    lake = Lake(str(tmp_path / "lake"))
+    lake.append(spec, data)
+    suite = suite_for(spec, ranges={"vibration_mm_s": (0.0, None)})
+    night = [("date", "=", dt.date(2026, 1, 5))]
+
+    parts = list(slice_parts(lake, spec, night, max_rows=4_000))
+    assert [sorted(set(p.column("plant_id").to_pylist())) for p in parts] == [["DE01"], ["DE02"], ["US01"]]
+    assert sum(p.num_rows for p in parts) == data.num_rows
+    assert len(list(slice_parts(lake, spec, night, max_rows=10_000))) == 1  # small enough: one pass
+
+    whole = validate(spec, data, suite)
+    combined = validate_parts(spec, slice_parts(lake, spec, night, max_rows=4_000), suite)
+    assert (combined.success, combined.rows, combined.evaluated) == (False, whole.rows, whole.evaluated)
+
+    def found(outcome):
+        return {(f.expectation, str(f.column)): (f.unexpected_count, f.unexpected_percent, f.description)
+                for f in outcome.failures}
+
+    assert found(combined) == found(whole)
+    assert found(combined)[("expect_column_values_to_be_between", "vibration_mm_s")][0] == len(bad)
+    assert found(combined)[("expect_compound_columns_to_be_unique", str(list(spec.natural_key)))][0] == 4
+    assert all(len(f.examples) <= 5 for f in combined.failures)
