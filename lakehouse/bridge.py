@@ -41,6 +41,9 @@ from lakehouse.spark import delta_configured
 
 log = logging.getLogger(__name__)
 
+#: Parquet row group size of the executors' writes (see _parquet_writer).
+ROW_GROUP_BYTES = 32 * 1024 * 1024
+
 
 # -- reads ---------------------------------------------------------------------------
 def spark_uri(uri: str) -> str:
@@ -188,7 +191,7 @@ def _write_parquet(rows: DataFrame, lake: Lake, spec: TableSpec, parts: Slices |
         staging = storage.join(lake.uri(spec), STAGING, write_id)
         published: list[AddAction] = []
         try:
-            rows.write.mode("errorifexists").partitionBy(*spec.partition_by).parquet(spark_uri(staging + "/new"))
+            _parquet_writer(rows, spec).parquet(spark_uri(staging + "/new"))
             new_files = _staged(lake, staging + "/new")
             if parts is not None:
                 _check_slices(lake, spec, new_files, parts)
@@ -199,7 +202,7 @@ def _write_parquet(rows: DataFrame, lake: Lake, spec: TableSpec, parts: Slices |
             ]
             if narrowed:
                 kept = _other_plants(rows.sparkSession, lake, spec, narrowed, parts)
-                kept.write.mode("errorifexists").partitionBy(*spec.partition_by).parquet(spark_uri(staging + "/keep"))
+                _parquet_writer(kept, spec).parquet(spark_uri(staging + "/keep"))
                 published += _publish(lake, spec, _staged(lake, staging + "/keep"), write_id, "k")
             dtable.create_write_transaction(
                 [*published, *replaced],
@@ -229,6 +232,16 @@ def _write_parquet(rows: DataFrame, lake: Lake, spec: TableSpec, parts: Slices |
             storage.delete_dir(staging, lake.settings)
         return lake._logged(spec, f"spark parquet write of {len(published)} files, {len(replaced)} removed")
     raise AssertionError("unreachable")
+
+
+def _parquet_writer(rows: DataFrame, spec: TableSpec):
+    """Executors' Parquet writer: the table's partitions, and row groups of ROW_GROUP_BYTES.
+
+    Spark's default (128 MiB) gives row groups of 13 M telemetry rows; a reader filtering on a
+    plant (a check, a BI query) decodes whole row groups, so smaller ones keep it in bounds.
+    """
+    return (rows.write.mode("errorifexists").option("parquet.block.size", str(ROW_GROUP_BYTES))
+            .partitionBy(*spec.partition_by))
 
 
 def _replaced_files(lake: Lake, spec: TableSpec, dtable, parts: Slices) -> list[RemoveAction]:
