@@ -332,7 +332,8 @@ def point_rows(mode: str, point: ScalePoint, records: dict, killed: list[dict]) 
         cpu = sum(r.get("cpu_seconds") or 0 for r in stage_records) or None
         rows.append(Row(mode, scale, "night (stage runs)", total, cpu, gib(peak), telemetry_in,
                         rate(telemetry_in, total),
-                        status="ok" if not killed and all(r["status"] == "ok" for r in stage_records) else "partial",
+                        status="ok" if not killed and len(stage_records) == len(STAGES)
+                        and all(r["status"] == "ok" for r in stage_records) else "partial",
                         detail=f"{total / point.plants:.1f} s per plant; " + ", ".join(
                             f"{r['id']} {r.get('run_seconds', 0):.1f} s" for r in stage_records)))
     whole = records.get("night (one run)")
