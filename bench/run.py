@@ -1,7 +1,7 @@
 """``make bench`` and ``make bench-full``: a night of the pipeline measured stage by stage, against references.
 
     python -m bench.run quick [--points 1,4,16] [--no-history]     # make bench: at most 15 minutes on 2 cores
-    python -m bench.run full                                        # make bench-full: the whole network, ~1 hour
+    python -m bench.run full                                        # make bench-full: the whole network, ~30 minutes
     python -m bench.run full --network 1x10 --results /tmp/r.csv    # the full plan's code path on a tiny network
 
 Per scale point (plants x 100 machines, telemetry per minute, suppliers scaled alongside;
