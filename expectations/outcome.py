@@ -96,8 +96,9 @@ def combine(outcomes: Sequence[Outcome]) -> Outcome:
     found: dict[tuple, list[Failure]] = {}
     for o in outcomes:
         for f in o.failures:
-            counted = f.unexpected_percent is not None and f.description.startswith(share(f.unexpected_count, o.rows))
-            rest = f.description[len(share(f.unexpected_count, o.rows)):] if counted else f.description
+            prefix = share(f.unexpected_count, o.rows)
+            counted = f.unexpected_percent is not None and f.description.startswith(prefix)
+            rest = f.description[len(prefix):] if counted else f.description
             found.setdefault((f.expectation, str(f.column), counted, rest), []).append(f)
     failures = []
     for (_, _, counted, rest), same in found.items():
