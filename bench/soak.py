@@ -16,12 +16,14 @@ import datetime as dt
 import logging
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lakehouse import catalog, storage
@@ -51,6 +53,28 @@ class SoakReport:
     maintenance_runs: int = 0
     failed_runs: list[str] = field(default_factory=list)
     gold_equal: bool | None = None
+    every: int = 7
+
+    def unbounded(self) -> list[str]:
+        """What grew without bound: files or logs left after a maintenance run, or a week's peak above the first's.
+
+        Right after maintenance every partition is one file and each log is one checkpoint (and at most the
+        commit after it). Between two maintenance runs the peaks rise, but never above those of the second
+        week, the first to start from a maintained lake (the first starts from an empty one).
+        """
+        problems = []
+        for f in self.footprints[self.every - 1::self.every]:
+            if f.max_files_per_partition > 1 or f.max_files_on_disk_per_partition > 1 or f.max_log_files > 2:
+                problems.append(f"after the maintenance of {f.night}: {f}")
+        weeks = [self.footprints[i:i + self.every] for i in range(0, len(self.footprints), self.every)]
+        for metric in ("max_files_per_partition", "max_log_files", "max_files_on_disk_per_partition"):
+            for week in weeks[2:]:
+                baseline = max(getattr(f, metric) for f in weeks[1])
+                peak = max(week, key=lambda f: getattr(f, metric))
+                if getattr(peak, metric) > baseline:
+                    problems.append(f"{metric} {getattr(peak, metric)} on {peak.night}, "
+                                    f"above the second week's {baseline}")
+        return problems
 
 
 def footprint(lake: Lake, night: dt.date) -> Footprint:
@@ -89,10 +113,14 @@ def simulate_nights(landing: Path, nights: int, plants: int, machines: int) -> S
 
 
 def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4, vacuum_hours: int = 0,
-         log_retention_hours: int = 0, compare: bool = True) -> SoakReport:
+         log_retention_hours: int = 0, compare: bool = True,
+         on_step: Callable[[str], None] = lambda step: None) -> SoakReport:
     """Night after night with maintenance every ``every`` nights; then (``compare``) one backfill of the
-    same nights without maintenance in a second lake, whose gold tables must be equal."""
-    report = SoakReport(nights)
+    same nights without maintenance in a second lake, whose gold tables must be equal.
+
+    ``on_step`` hears of each night done (and of the backfill), for a progress bar.
+    """
+    report = SoakReport(nights, every=every)
     with plantlake_home(home / "with-maintenance"):
         config = simulate_nights(home / "with-maintenance" / "landing", nights, plants, machines)
         instance = dg.DagsterInstance.ephemeral()
@@ -106,6 +134,7 @@ def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4
                 if not maintain(instance, vacuum_hours, log_retention_hours):
                     report.failed_runs.append(f"maintenance after {night}")
             report.footprints.append(footprint(lake, night))
+            on_step(f"night {night}")
         with_maintenance = contents(lake, layers=("gold",))
     if compare:
         with plantlake_home(home / "without"):
@@ -115,6 +144,7 @@ def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4
             if not result.success:
                 report.failed_runs.append("backfill without maintenance")
             report.gold_equal = contents(Lake(), layers=("gold",)) == with_maintenance
+            on_step("backfill without maintenance")
     return report
 
 
@@ -127,6 +157,7 @@ def show(report: SoakReport, console: Console) -> None:
     console.print(table)
     console.print(f"maintenance runs: {report.maintenance_runs}; failed: {report.failed_runs or 'none'}; "
                   f"gold equal to a run without maintenance: {report.gold_equal}")
+    console.print(f"files and logs bounded: {report.unbounded() or 'yes'}")
 
 
 def main() -> None:
@@ -139,11 +170,14 @@ def main() -> None:
     parser.add_argument("--log-retention-hours", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="plantlake-soak-") as tmp:
+    console = Console()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with tempfile.TemporaryDirectory(prefix="plantlake-soak-") as tmp, Progress(*columns, console=console) as bar:
+        task = bar.add_task("soak", total=args.nights + 1)
         report = soak(Path(tmp), args.nights, args.every, args.plants, args.machines, args.vacuum_hours,
-                      args.log_retention_hours)
-    show(report, Console())
-    raise SystemExit(1 if report.failed_runs or not report.gold_equal else 0)
+                      args.log_retention_hours, on_step=lambda step: bar.update(task, advance=1, description=step))
+    show(report, console)
+    raise SystemExit(1 if report.failed_runs or not report.gold_equal or report.unbounded() else 0)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import functools
 import json
 import logging
 import time
@@ -29,7 +28,7 @@ from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
 from lakehouse import catalog, storage
 from lakehouse.catalog import TableSpec
 from lakehouse.conform import conform
-from lakehouse.errors import SchemaMismatchError, TableNotFoundError, storage_problem
+from lakehouse.errors import SchemaMismatchError, TableNotFoundError, explained
 from lakehouse.settings import Settings, get_settings
 from lakehouse.slices import Slices
 
@@ -55,22 +54,13 @@ Filters = list[tuple[str, str, Any]] | list[list[tuple[str, str, Any]]]
 TableRef = TableSpec | str
 
 
-def _explained(method):
-    """Storage failures of a Lake method surface as one StorageError naming the store and the problem."""
+def _table_and_operation(method, lake: Lake, *args, **kwargs) -> tuple[str, str]:
+    table = args[0] if args else kwargs.get("table")
+    return lake.store, f"{lake.spec(table).name if table is not None else 'lake'} {method.__name__}"
 
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except OSError as exc:
-            table = args[0] if args else kwargs.get("table")
-            what = f"{self.spec(table).name if table is not None else 'lake'} {method.__name__}"
-            problem = storage_problem(exc, self.store, what)
-            if problem is None:
-                raise
-            raise problem from exc
 
-    return wrapper
+#: Storage failures of a Lake method surface as one StorageError naming the store and the problem.
+_explained = explained(_table_and_operation)
 
 
 def filter_groups(filters: Filters) -> list[list[tuple[str, str, Any]]]:

@@ -1,6 +1,8 @@
 """Errors of the storage layer: each says what was wrong, where, and leaves the lake unchanged."""
 
+import functools
 import re
+from collections.abc import Callable
 
 
 class LakeError(Exception):
@@ -44,3 +46,25 @@ def storage_problem(exc: BaseException, where: str, what: str) -> StorageError |
             detail = " ".join(line.strip() for line in text.strip().splitlines()[:2])[:400]
             return StorageError(f"{what}: the store at {where} {problem} [{detail}]")
     return None
+
+
+def explained(where_and_what: Callable[..., tuple[str, str]]):
+    """A decorator: a failure of the store inside the call surfaces as one StorageError.
+
+    ``where_and_what(fn, *args, **kwargs)`` names the store and the operation for the message.
+    """
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except OSError as exc:
+                problem = storage_problem(exc, *where_and_what(fn, *args, **kwargs))
+                if problem is None:
+                    raise
+                raise problem from exc
+
+        return wrapper
+
+    return decorate

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from lakehouse.errors import storage_problem
+from lakehouse.errors import explained
 from lakehouse.settings import S3Settings, Settings, get_settings
 
 
@@ -94,21 +94,13 @@ def store_name(uri: str, settings: Settings | None = None) -> str:
     return uri
 
 
-def explain_errors(fn):
-    """Failures of the store surface as one StorageError naming the endpoint and the problem."""
+def _store_and_operation(fn, uri: str, *args, **kwargs) -> tuple[str, str]:
+    settings = kwargs.get("settings") or next((a for a in args if isinstance(a, Settings)), None)
+    return store_name(uri, settings), fn.__name__.replace("_", " ")
 
-    @functools.wraps(fn)
-    def wrapper(uri: str, *args, **kwargs):
-        try:
-            return fn(uri, *args, **kwargs)
-        except OSError as exc:
-            settings = kwargs.get("settings") or next((a for a in args if isinstance(a, Settings)), None)
-            problem = storage_problem(exc, store_name(uri, settings), fn.__name__.replace("_", " "))
-            if problem is None:
-                raise
-            raise problem from exc
 
-    return wrapper
+#: Failures of the store surface as one StorageError naming the endpoint and the problem.
+explain_errors = explained(_store_and_operation)
 
 
 @explain_errors

@@ -95,6 +95,22 @@ def written(
     return metadata
 
 
+def materialized(
+    lake: Lake,
+    spec: TableSpec,
+    version: int | None,
+    slices: Slices | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dg.MaterializeResult:
+    """The materialization of ``spec`` (for assets of one or several tables alike), with :func:`written`."""
+    return dg.MaterializeResult(asset_key=key(spec), metadata=written(lake, spec, version, slices, extra))
+
+
+def skipped(spec: TableSpec) -> dg.MaterializeResult:
+    """The materialization of a run whose plant scope holds no plant: nothing read, nothing written."""
+    return dg.MaterializeResult(asset_key=key(spec), metadata={"skipped": "no plant in the run's scope"})
+
+
 def slice_filters(slices: Slices | None) -> list | None:
     """Tuple filters (DNF) selecting exactly the rows of ``slices``."""
     if slices is None:

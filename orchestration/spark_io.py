@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse import bridge
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
 from lakehouse.slices import Slices
+from orchestration.metadata import materialized
 
 
 def between(start: dt.date, end: dt.date, plants: Sequence[str] | None = None, column: str = "date") -> list:
@@ -52,6 +54,21 @@ def write(
     return bridge.write_table(
         df.select(*spec.column_names), lake, spec, slices=dict(slices.parts), via=via, run_id=run_id
     )
+
+
+def replace(
+    df: DataFrame,
+    lake: Lake,
+    spec: TableSpec,
+    values: Sequence[dt.date],
+    plants: Sequence[str] | None,
+    *,
+    run_id: str,
+    via: str = "arrow",
+) -> dg.MaterializeResult:
+    """Replace the slices of ``values`` (narrowed to ``plants``) with ``df``: the materialization to report."""
+    slices = slices_for(spec, values, plants)
+    return materialized(lake, spec, write(df, lake, spec, slices, run_id=run_id, via=via), slices)
 
 
 def month_start(day: dt.date) -> dt.date:

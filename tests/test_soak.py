@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.soak import soak
+import datetime as dt
+
+from bench.soak import Footprint, SoakReport, soak
 
 
 def test_files_and_logs_stay_bounded_and_gold_is_unchanged_by_maintenance(tmp_path):
@@ -16,4 +18,27 @@ def test_files_and_logs_stay_bounded_and_gold_is_unchanged_by_maintenance(tmp_pa
         assert f.max_log_files <= 2
     assert max(f.max_files_per_partition for f in report.footprints) <= 4  # between maintenance runs, bounded
     assert report.footprints[3].max_log_files <= report.footprints[1].max_log_files + 1  # logs do not pile up
+    assert report.unbounded() == []  # the verdict make soak exits with
     assert report.gold_equal is True  # maintenance never changes a table's rows
+
+
+def _report(weeks: list[list[tuple[int, int, int]]], every: int = 3) -> SoakReport:
+    report = SoakReport(nights=sum(map(len, weeks)), every=every)
+    night = dt.date(2026, 1, 1)
+    for week in weeks:
+        for files, logs, on_disk in week:
+            report.footprints.append(Footprint(night, files, logs, on_disk))
+            night += dt.timedelta(days=1)
+    return report
+
+
+def test_the_soak_verdict_names_what_grows():
+    steady = [(1, 3, 1), (2, 5, 2), (1, 2, 1)]  # a week: files and logs rise, maintenance brings them back
+    assert _report([[(1, 2, 1), (3, 6, 3), (1, 2, 1)], steady, steady, steady[:2]]).unbounded() == []
+
+    piling = _report([steady, steady, [(1, 3, 1), (2, 5, 2), (1, 2, 1)], [(1, 3, 1), (2, 7, 2), (1, 2, 1)]])
+    assert piling.unbounded() == ["max_log_files 7 on 2026-01-11, above the second week's 5"]
+
+    left_behind = _report([steady, steady, [(1, 3, 1), (2, 5, 2), (2, 2, 2)]])  # maintenance left two files
+    (problem,) = left_behind.unbounded()
+    assert problem.startswith("after the maintenance of 2026-01-09:")

@@ -14,9 +14,9 @@ from pyspark.sql import functions as F
 
 from lakehouse import gold_tables as gold
 from orchestration import partitions
-from orchestration.metadata import asset_spec, key, written
+from orchestration.metadata import asset_spec, skipped
 from orchestration.resources import LakeResource, NightScope, SparkResource
-from orchestration.spark_io import month_end, month_start, read, slices_for, write
+from orchestration.spark_io import month_end, month_start, read, replace
 from sources.silver import DIMENSION_TABLES, EVENT_TABLES
 from transforms import machine_daily as md
 from transforms import oee, productivity, suppliers
@@ -49,8 +49,7 @@ def machine_daily(context: dg.AssetExecutionContext, lake: LakeResource, spark: 
     dates, the_lake, session = _common(context, lake, spark)
     plants = scope.plant_ids
     if plants == []:
-        for spec in (gold.MACHINE_DAILY, gold.MACHINE_COMPONENT_DAILY):
-            yield dg.MaterializeResult(asset_key=key(spec), metadata={"skipped": "no plant in the run's scope"})
+        yield from map(skipped, (gold.MACHINE_DAILY, gold.MACHINE_COMPONENT_DAILY))
         return
     start, end = min(dates), max(dates)
     window = max(gold.DRIFT_WINDOWS)
@@ -78,9 +77,7 @@ def machine_daily(context: dg.AssetExecutionContext, lake: LakeResource, spark: 
         read(session, the_lake, DIMENSION_TABLES["lines"]),
     )
     for spec, frame in ((gold.MACHINE_DAILY, daily), (gold.MACHINE_COMPONENT_DAILY, component_recency)):
-        slices = slices_for(spec, dates, plants)
-        version = write(frame, the_lake, spec, slices, run_id=context.run_id)
-        yield dg.MaterializeResult(asset_key=key(spec), metadata=written(the_lake, spec, version, slices))
+        yield replace(frame, the_lake, spec, dates, plants, run_id=context.run_id)
     stats.unpersist()
 
 
@@ -97,15 +94,12 @@ def oee_daily(context: dg.AssetExecutionContext, lake: LakeResource, spark: Spar
     dates, the_lake, session = _common(context, lake, spark)
     plants = scope.plant_ids
     if plants == []:
-        for spec in (gold.OEE_DAILY, gold.OEE_PLANT_DAILY):
-            yield dg.MaterializeResult(asset_key=key(spec), metadata={"skipped": "no plant in the run's scope"})
+        yield from map(skipped, (gold.OEE_DAILY, gold.OEE_PLANT_DAILY))
         return
     production = read(session, the_lake, EVENT_TABLES["production"], min(dates), max(dates), plants)
     by_line = oee.oee_by_line(production, read(session, the_lake, DIMENSION_TABLES["lines"])).cache()
     for spec, frame in ((gold.OEE_DAILY, by_line), (gold.OEE_PLANT_DAILY, oee.oee_by_plant(by_line))):
-        slices = slices_for(spec, dates, plants)
-        version = write(frame, the_lake, spec, slices, run_id=context.run_id)
-        yield dg.MaterializeResult(asset_key=key(spec), metadata=written(the_lake, spec, version, slices))
+        yield replace(frame, the_lake, spec, dates, plants, run_id=context.run_id)
     by_line.unpersist()
 
 
@@ -120,14 +114,12 @@ def plant_productivity(context: dg.AssetExecutionContext, lake: LakeResource, sp
     dates, the_lake, session = _common(context, lake, spark)
     plants = scope.plant_ids
     if plants == []:
-        return dg.MaterializeResult(metadata={"skipped": "no plant in the run's scope"})
+        return skipped(gold.PLANT_PRODUCTIVITY)
     months = sorted({month_start(d) for d in dates})
     lines = read(session, the_lake, gold.OEE_DAILY, months[0], month_end(months[-1]), plants)
     frame = productivity.plant_productivity(lines, read(session, the_lake, DIMENSION_TABLES["plants"]))
     frame = frame.where(F.col("month").isin(months))
-    slices = slices_for(gold.PLANT_PRODUCTIVITY, months, plants)
-    version = write(frame, the_lake, gold.PLANT_PRODUCTIVITY, slices, run_id=context.run_id)
-    return dg.MaterializeResult(metadata=written(the_lake, gold.PLANT_PRODUCTIVITY, version, slices))
+    return replace(frame, the_lake, gold.PLANT_PRODUCTIVITY, months, plants, run_id=context.run_id)
 
 
 @dg.multi_asset(
@@ -162,9 +154,7 @@ def supplier_scorecard(context: dg.AssetExecutionContext, lake: LakeResource, sp
         (gold.SUPPLIER_SCORECARD, monthly, months),
         (gold.SUPPLIER_SCORECARD_90D, rolling, dates),
     ):
-        slices = slices_for(spec, values, None)
-        version = write(frame, the_lake, spec, slices, run_id=context.run_id)
-        yield dg.MaterializeResult(asset_key=key(spec), metadata=written(the_lake, spec, version, slices))
+        yield replace(frame, the_lake, spec, values, None, run_id=context.run_id)
     deliveries.unpersist()
     inspections.unpersist()
 
@@ -193,9 +183,7 @@ def plant_supply_risk(context: dg.AssetExecutionContext, lake: LakeResource, spa
         read(session, the_lake, gold.SUPPLIER_SCORECARD_90D, min(dates), max(dates)),
         read(session, the_lake, DIMENSION_TABLES["parts"]),
     )
-    slices = slices_for(gold.PLANT_SUPPLY_RISK, dates, None)
-    version = write(risk, the_lake, gold.PLANT_SUPPLY_RISK, slices, run_id=context.run_id)
-    return dg.MaterializeResult(metadata=written(the_lake, gold.PLANT_SUPPLY_RISK, version, slices))
+    return replace(risk, the_lake, gold.PLANT_SUPPLY_RISK, dates, None, run_id=context.run_id)
 
 
 GOLD_ASSETS = [machine_daily, oee_daily, plant_productivity, supplier_scorecard, plant_supply_risk]

@@ -22,7 +22,7 @@ from ml.tables import FAILURE_RISK, FAILURE_TRAINING_SET, MAINTENANCE_ALERTS, SA
 from ml.train import WINDOW_DAYS, build_training_set, read_training_set, train_cost, train_failure, write_training_set
 from ml.training import TrainingDataError
 from orchestration import partitions
-from orchestration.metadata import asset_spec, key, written
+from orchestration.metadata import asset_spec, key, materialized
 from orchestration.resources import LakeResource, MLflowResource, NightScope
 from orchestration.spark_io import slices_for
 from sources.silver import DIMENSION_TABLES, EVENT_TABLES
@@ -91,7 +91,7 @@ def failure_training_set(context: dg.AssetExecutionContext, config: TrainingConf
         "positive_rows": int(frame["failure_within_h"].sum()),
         **{f"read/{t}": v for t, v in training_set.table_versions.items() if v is not None},
     }
-    return dg.MaterializeResult(metadata=written(the_lake, FAILURE_TRAINING_SET, version, extra=extra))
+    return materialized(the_lake, FAILURE_TRAINING_SET, version, extra=extra)
 
 
 @dg.asset(
@@ -161,8 +161,7 @@ def failure_risk(context: dg.AssetExecutionContext, lake: LakeResource, mlflow: 
     slices = slices_for(FAILURE_RISK, dates, plants)
     version = scoring.write_risk(the_lake, rows, dates, plants, run_id=context.run_id)
     extra = {"model_version": champions.failure_version, "cost_model_version": champions.cost_version or "(none)"}
-    yield dg.MaterializeResult(asset_key=key(FAILURE_RISK),
-                               metadata=written(the_lake, FAILURE_RISK, version, slices, extra=extra))
+    yield materialized(the_lake, FAILURE_RISK, version, slices, extra=extra)
 
 
 @dg.multi_asset(
@@ -185,11 +184,7 @@ def maintenance_alerts(context: dg.AssetExecutionContext, lake: LakeResource, sc
     report = alert_sink.deliver_pending(the_lake, run_id=context.run_id)
     extra = {"alerts_raised": rows.num_rows, "delivered": report.delivered, "delivery_failed": report.failed,
              "left_pending": report.not_attempted}
-    yield dg.MaterializeResult(
-        asset_key=key(MAINTENANCE_ALERTS),
-        metadata=written(the_lake, MAINTENANCE_ALERTS, version, slices_for(MAINTENANCE_ALERTS, dates, plants),
-                         extra=extra),
-    )
+    yield materialized(the_lake, MAINTENANCE_ALERTS, version, slices_for(MAINTENANCE_ALERTS, dates, plants), extra)
 
 
 @dg.multi_asset(
@@ -204,10 +199,7 @@ def savings_forecast(context: dg.AssetExecutionContext, lake: LakeResource):
     months = sorted({forecast.month_of(d) for d in dates})
     rows = forecast.forecast(the_lake, months)
     version = forecast.write_forecast(the_lake, rows, months, run_id=context.run_id)
-    yield dg.MaterializeResult(
-        asset_key=key(SAVINGS_FORECAST),
-        metadata=written(the_lake, SAVINGS_FORECAST, version, slices_for(SAVINGS_FORECAST, months, None)),
-    )
+    yield materialized(the_lake, SAVINGS_FORECAST, version, slices_for(SAVINGS_FORECAST, months, None))
 
 
 SCORING_ASSETS = [failure_risk, maintenance_alerts, savings_forecast]

@@ -4,12 +4,15 @@ Each asset only reads (the run's nights of its bronze table), calls a pure trans
 writes; plant feeds replace only the plants in scope.
 """
 
+from collections.abc import Callable
+
 import dagster as dg
 
+from lakehouse.catalog import TableSpec
 from orchestration import partitions
-from orchestration.metadata import asset_spec, written
+from orchestration.metadata import asset_spec, materialized, skipped
 from orchestration.resources import LakeResource, NightScope, SparkResource
-from orchestration.spark_io import read, slices_for, write
+from orchestration.spark_io import read, replace
 from sources.contracts import CONTRACTS, PLANT, contract
 from sources.silver import DIMENSION_TABLES, EVENT_TABLES
 from transforms.silver import conform_events, latest_snapshot
@@ -18,11 +21,15 @@ from transforms.silver import conform_events, latest_snapshot
 LARGE_FEEDS = {"telemetry"}
 
 
-def event_asset(feed: str) -> dg.AssetsDefinition:
-    spec, bronze, c = EVENT_TABLES[feed], contract(feed).bronze, CONTRACTS[feed]
+def silver_asset(name: str, spec: TableSpec, feed: str, build: Callable[..., dg.MaterializeResult]):
+    """A silver asset over the bronze table of ``feed``, for the run's nights and plants in scope.
+
+    ``build(context, lake, rows, dates, plants)`` turns the bronze rows (a Spark frame) into ``spec``.
+    """
+    bronze, c = contract(feed).bronze, CONTRACTS[feed]
 
     @dg.multi_asset(
-        name=f"silver_{feed}",
+        name=name,
         specs=[asset_spec(spec, {"spark"}, deps=[bronze])],
         partitions_def=partitions.daily,
         backfill_policy=partitions.single_run,
@@ -30,40 +37,33 @@ def event_asset(feed: str) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource, scope: NightScope):
         dates = partitions.dates(context)
         plants = scope.plant_ids if c.scope == PLANT else None
-        the_lake = lake.lake()
         if plants == []:
-            return dg.MaterializeResult(metadata={"skipped": "no plant in the run's scope"})
+            return skipped(spec)
+        the_lake = lake.lake()
         rows = read(spark.session(), the_lake, bronze, min(dates), max(dates), plants)
-        if feed in LARGE_FEEDS:  # each file holds whole plants, in key order: readers of a plant skip the rest
-            rows = rows.repartition("plant_id")  # the window's own shuffle, by plant: no extra one
-        conformed = conform_events(rows, list(spec.natural_key))
-        slices = slices_for(spec, dates, plants)
-        version = write(
-            conformed, the_lake, spec, slices, run_id=context.run_id, via="parquet" if feed in LARGE_FEEDS else "arrow"
-        )
-        return dg.MaterializeResult(metadata=written(the_lake, spec, version, slices))
+        return build(context, the_lake, rows, dates, plants)
 
     return _asset
 
 
-def dimension_asset(feed: str) -> dg.AssetsDefinition:
-    spec, bronze, c = DIMENSION_TABLES[feed], contract(feed).bronze, CONTRACTS[feed]
+def event_asset(feed: str) -> dg.AssetsDefinition:
+    spec = EVENT_TABLES[feed]
 
-    @dg.multi_asset(
-        name=f"silver_{spec.table}",
-        specs=[asset_spec(spec, {"spark"}, deps=[bronze])],
-        partitions_def=partitions.daily,
-        backfill_policy=partitions.single_run,
-    )
-    def _asset(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource, scope: NightScope):
-        dates = partitions.dates(context)
-        plants = scope.plant_ids if c.scope == PLANT else None
-        the_lake = lake.lake()
-        if plants == []:
-            return dg.MaterializeResult(metadata={"skipped": "no plant in the run's scope"})
-        snapshot = latest_snapshot(
-            read(spark.session(), the_lake, bronze, min(dates), max(dates), plants), list(c.natural_key)
-        )
+    def build(context, the_lake, rows, dates, plants):
+        if feed in LARGE_FEEDS:  # each file holds whole plants, in key order: readers of a plant skip the rest
+            rows = rows.repartition("plant_id")  # the window's own shuffle, by plant: no extra one
+        conformed = conform_events(rows, list(spec.natural_key))
+        via = "parquet" if feed in LARGE_FEEDS else "arrow"
+        return replace(conformed, the_lake, spec, dates, plants, run_id=context.run_id, via=via)
+
+    return silver_asset(f"silver_{feed}", spec, feed, build)
+
+
+def dimension_asset(feed: str) -> dg.AssetsDefinition:
+    spec = DIMENSION_TABLES[feed]
+
+    def build(context, the_lake, rows, dates, plants):
+        snapshot = latest_snapshot(rows, list(CONTRACTS[feed].natural_key))
         # Type 1 dimension: a re-run of an old night never overwrites newer attributes.
         version = the_lake.merge(
             spec,
@@ -72,9 +72,9 @@ def dimension_asset(feed: str) -> dg.AssetsDefinition:
             keep_earliest=["first_seen"],
             run_id=context.run_id,
         )
-        return dg.MaterializeResult(metadata=written(the_lake, spec, version))
+        return materialized(the_lake, spec, version)
 
-    return _asset
+    return silver_asset(f"silver_{spec.table}", spec, feed, build)
 
 
 SILVER_ASSETS = [dimension_asset(feed) for feed in DIMENSION_TABLES] + [event_asset(feed) for feed in EVENT_TABLES]
