@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import memory
+from lakehouse.settings import home_environment
 
 
 @dataclass
@@ -159,9 +160,7 @@ def worker_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str
     """The environment of a worker: a plantlake home of its own, no Spark UI, telemetry off."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLANTLAKE_", "DAGSTER_", "MLFLOW_"))}
     env.update(
-        PLANTLAKE_HOME=str(home),
-        PLANTLAKE_LAKE_URI=str(home / "lake"),
-        PLANTLAKE_LANDING_URI=str(home / "landing"),
+        home_environment(home),
         DAGSTER_HOME=str(home / "dagster"),
         PLANTLAKE_SPARK_UI=os.environ.get("PLANTLAKE_SPARK_UI", "false"),
         PYTHONUNBUFFERED="1",

@@ -34,6 +34,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from lakehouse.settings import home_environment
+
 console = Console()
 
 #: Python stack -> component, first match from the innermost frame outwards.
@@ -223,8 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     home = args.keep or Path(tempfile.mkdtemp(prefix="plantlake-profile-"))
     home.mkdir(parents=True, exist_ok=True)
-    os.environ.update(PLANTLAKE_HOME=str(home), PLANTLAKE_LAKE_URI=str(home / "lake"),
-                      PLANTLAKE_LANDING_URI=str(home / "landing"), DAGSTER_HOME=str(home / "dagster"))
+    os.environ.update(home_environment(home), DAGSTER_HOME=str(home / "dagster"))
     os.environ.setdefault("PLANTLAKE_SPARK_UI", "false")
 
     import dagster as dg

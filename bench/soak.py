@@ -28,10 +28,11 @@ from rich.table import Table
 
 from lakehouse import catalog, storage
 from lakehouse.delta import Lake
+from lakehouse.settings import plantlake_home
+from lakehouse.snapshot import contents
 from orchestration.definitions import defs
 from orchestration.runs import run_config, run_nights
 from sources.simulator import SimulationConfig, simulate
-from tests.pipeline import contents, plantlake_home
 
 START = dt.date(2026, 1, 5)
 

@@ -8,7 +8,8 @@ One machine needs nothing: the lake and the landing zone are folders under
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -112,6 +113,34 @@ def _normalise_uri(uri: str) -> str:
 def get_settings() -> Settings:
     """The settings of this process (read fresh each call: tests and CLI flags change the env)."""
     return Settings.from_env()
+
+
+def home_environment(home: Path) -> dict[str, str]:
+    """The variables that put a whole plantlake under ``home``: lake, landing zone and MLflow's SQLite store.
+
+    The lake and landing URIs are named as well, so that values inherited from the caller do not leak in.
+    """
+    return {
+        "PLANTLAKE_HOME": str(home),
+        "PLANTLAKE_LAKE_URI": str(home / "lake"),
+        "PLANTLAKE_LANDING_URI": str(home / "landing"),
+    }
+
+
+@contextmanager
+def plantlake_home(home: Path) -> Iterator[Path]:
+    """This process works under ``home`` for the duration of the block (tests, benchmarks, soak runs)."""
+    variables = home_environment(home)
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield home
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:

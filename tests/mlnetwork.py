@@ -14,9 +14,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse.settings import plantlake_home
 from orchestration.runs import failures, run_nights
 from sources.simulator import SimulationConfig, simulate
-from tests.pipeline import plantlake_home
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from bench.reference import compare, duckdb_machine_daily, spark_machine_daily
 from lakehouse import gold_tables as gold
 from lakehouse import spark as plantlake_spark
 from lakehouse.delta import Lake
+from lakehouse.settings import plantlake_home
 from orchestration import partitions
 from orchestration.definitions import defs
 from orchestration.runs import failures
-from tests.pipeline import plantlake_home, run, tiny_network
+from tests.pipeline import run, tiny_network
 
 DAYS = 5
 

@@ -21,9 +21,10 @@ import pytest
 
 from lakehouse.delta import Lake
 from lakehouse.errors import StorageError
-from lakehouse.settings import Settings
+from lakehouse.settings import Settings, home_environment, plantlake_home
+from lakehouse.snapshot import contents
 from sources.landing import list_complete
-from tests.pipeline import START, contents, plantlake_home, tiny_network
+from tests.pipeline import START, tiny_network
 from tests.servers import SeaweedFS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,9 +37,7 @@ def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
     (home / f"dagster-{name}" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return {
         **os.environ,
-        "PLANTLAKE_HOME": str(home),
-        "PLANTLAKE_LAKE_URI": str(home / "lake"),
-        "PLANTLAKE_LANDING_URI": str(home / "landing"),
+        **home_environment(home),
         "DAGSTER_HOME": str(home / f"dagster-{name}"),
         "PLANTLAKE_SPARK_DRIVER_MEMORY": "1g",
         "PLANTLAKE_LOG_LEVEL": "WARNING",

@@ -19,7 +19,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from lakehouse.delta import Lake
-from lakehouse.settings import get_settings
+from lakehouse.settings import get_settings, home_environment, plantlake_home
 from ml import alerts, features, forecast, registry, scoring
 from ml.labels import label_frame
 from ml.playbook import Playbook
@@ -104,9 +104,7 @@ def test_rolling_features_use_only_the_machines_own_earlier_days():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     home = tmp_path_factory.mktemp("ml-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PLANTLAKE_HOME", str(home))
-        mp.setenv("PLANTLAKE_LAKE_URI", str(home / "lake"))
+    with plantlake_home(home), pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         lake = Lake()
         mldata.write(lake)
@@ -192,7 +190,7 @@ def test_the_champion_loads_by_alias_in_a_fresh_process_and_predicts_machine_dai
                           "cost": rows["predicted_failure_cost_eur"].tolist(),
                           "served": served["failure_probability"].tolist()}}))
     """)
-    env = {**os.environ, "PLANTLAKE_HOME": str(home), "PLANTLAKE_LAKE_URI": str(home / "lake")}
+    env = {**os.environ, **home_environment(home)}
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

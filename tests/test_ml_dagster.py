@@ -17,7 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from lakehouse.delta import Lake
-from lakehouse.settings import get_settings
+from lakehouse.settings import get_settings, plantlake_home
 from ml import registry
 from ml.sink import DeliveryError, deliver
 from ml.tables import FAILURE_RISK, FAILURE_TRAINING_SET, MAINTENANCE_ALERTS, SAVINGS_FORECAST
@@ -71,9 +71,7 @@ class Webhook:
 @pytest.fixture(scope="module")
 def story(tmp_path_factory):
     home = tmp_path_factory.mktemp("ml-dagster")
-    with pytest.MonkeyPatch.context() as mp, Webhook() as hook:
-        mp.setenv("PLANTLAKE_HOME", str(home))
-        mp.setenv("PLANTLAKE_LAKE_URI", str(home / "lake"))
+    with plantlake_home(home), pytest.MonkeyPatch.context() as mp, Webhook() as hook:
         mp.setenv("PLANTLAKE_FIRST_DATE", str(mldata.START))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.setenv("PLANTLAKE_ALERT_WEBHOOK_URL", hook.url)

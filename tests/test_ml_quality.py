@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from lakehouse.delta import Lake
+from lakehouse.settings import plantlake_home
 from ml.train import train_all
 from tests import mlnetwork
-from tests.pipeline import plantlake_home
 
 NETWORK = mlnetwork.TrainingNetwork()
 

@@ -16,12 +16,14 @@ import dagster as dg
 import pytest
 
 from lakehouse.delta import Lake
+from lakehouse.settings import plantlake_home
+from lakehouse.snapshot import contents
 from ml.tables import FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST
 from orchestration.definitions import defs
 from orchestration.metadata import key
 from orchestration.sensors import landing_requests
 from sources.silver import EVENT_TABLES
-from tests.pipeline import START, check_results, contents, file_digest, materialized, plantlake_home, run, tiny_network
+from tests.pipeline import START, check_results, file_digest, materialized, run, tiny_network
 
 D1, D3 = START, START + dt.timedelta(days=2)
 

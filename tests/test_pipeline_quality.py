@@ -17,13 +17,14 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.delta import Lake
+from lakehouse.settings import plantlake_home
 from orchestration.definitions import defs
 from orchestration.resources import LakeResource
 from orchestration.runs import run_config
 from orchestration.sensors import run_failure_recorder
 from sources.contracts import contract
 from sources.simulator.faults import KINDS
-from tests.pipeline import START, check_results, materialized, plantlake_home, run, tiny_network
+from tests.pipeline import START, check_results, materialized, run, tiny_network
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from lakehouse.delta import Lake
-from lakehouse.settings import Settings
+from lakehouse.settings import Settings, plantlake_home
 from sources import mapping
-from tests.pipeline import START, plantlake_home, tiny_network
+from tests.pipeline import START, tiny_network
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBHOOK_SECRET = "whk-secret-4f9e2c81d7"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lakehouse import storage
-from lakehouse.settings import Settings, secret_values
+from lakehouse.settings import Settings, get_settings, plantlake_home, secret_values
 
 
 def test_defaults_need_no_server(tmp_path):
@@ -16,6 +17,18 @@ def test_defaults_need_no_server(tmp_path):
     assert s.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert s.spark_master == "local[*]" and s.spark_remote is None
     assert storage.delta_storage_options(s.lake_uri, s) is None
+
+
+def test_a_home_for_a_block_overrides_inherited_uris_and_restores_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("PLANTLAKE_LAKE_URI", "s3://elsewhere/lake")
+    monkeypatch.delenv("PLANTLAKE_LANDING_URI", raising=False)
+    with plantlake_home(tmp_path / "home"):
+        inside = get_settings()
+    assert inside.lake_uri == str(tmp_path / "home" / "lake")
+    assert inside.landing_uri == str(tmp_path / "home" / "landing")
+    after = get_settings()
+    assert after.lake_uri == "s3://elsewhere/lake"
+    assert "PLANTLAKE_LANDING_URI" not in os.environ
 
 
 def test_home_defaults_to_dot_plantlake_in_the_working_directory(monkeypatch, tmp_path):
