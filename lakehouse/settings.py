@@ -8,7 +8,7 @@ One machine needs nothing: the lake and the landing zone are folders under
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -128,19 +128,26 @@ def home_environment(home: Path) -> dict[str, str]:
 
 
 @contextmanager
-def plantlake_home(home: Path) -> Iterator[Path]:
-    """This process works under ``home`` for the duration of the block (tests, benchmarks, soak runs)."""
-    variables = home_environment(home)
-    before = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
+def restored_environment(names: Iterable[str]) -> Iterator[None]:
+    """The variables ``names`` are put back as they were (set or not) when the block ends."""
+    before = {name: os.environ.get(name) for name in names}
     try:
-        yield home
+        yield
     finally:
         for name, value in before.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def plantlake_home(home: Path) -> Iterator[Path]:
+    """This process works under ``home`` for the duration of the block (tests, benchmarks, soak runs)."""
+    variables = home_environment(home)
+    with restored_environment(variables):
+        os.environ.update(variables)
+        yield home
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:

@@ -18,7 +18,6 @@ import datetime as dt
 import fcntl
 import logging
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from mlflow.tracking import MlflowClient
 
 from lakehouse import storage
 from lakehouse.delta import Lake
-from lakehouse.settings import Settings, get_settings
+from lakehouse.settings import Settings, get_settings, restored_environment
 from ml.estimators import SKOPS_TRUSTED_TYPES
 from ml.scoring import Champions
 from ml.tables import MODEL_PROMOTIONS
@@ -60,16 +59,9 @@ def client(settings: Settings | None = None) -> MlflowClient:
     """
     settings = settings or get_settings()
     uri = settings.mlflow_tracking_uri
-    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    try:
+    with restored_environment(("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")):
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     if uri.startswith("sqlite:///") and uri not in _initialized:
         _initialize_sqlite(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
