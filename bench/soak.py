@@ -57,7 +57,7 @@ class SoakReport:
     every: int = 7
 
     def unbounded(self) -> list[str]:
-        """What grew without bound: files or logs left after a maintenance run, or a week's peak above the first's.
+        """What grew without bound: files or logs left after a maintenance run, or a peak above the second week's.
 
         Right after maintenance every partition is one file and each log is one checkpoint (and at most the
         commit after it). Between two maintenance runs the peaks rise, but never above those of the second

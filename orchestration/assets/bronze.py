@@ -9,7 +9,7 @@ import dagster as dg
 
 from orchestration import partitions
 from orchestration.landing import LandingReport, land, reconcile
-from orchestration.metadata import asset_spec, key, written
+from orchestration.metadata import asset_spec, key, materialized
 from orchestration.resources import LakeResource, NightScope
 from sources.contracts import CONTRACTS, QUARANTINE
 from sources.landing import LANDED_DROPS
@@ -74,12 +74,8 @@ def landing(context: dg.AssetExecutionContext, lake: LakeResource, scope: NightS
         if spec is LANDED_DROPS:
             extra.update(drops_landed=len(landed), drops_rejected=len(report.rejected))
         filters = {d.ref.date for d in landed} or set(dates)
-        yield dg.MaterializeResult(
-            asset_key=key(spec),
-            metadata=written(
-                the_lake, spec, report.versions.get(spec.name, the_lake.version(spec)), _slices(spec, filters), extra
-            ),
-        )
+        version = report.versions.get(spec.name, the_lake.version(spec))
+        yield materialized(the_lake, spec, version, _slices(spec, filters), extra)
     reconciled = reconcile(the_lake, landed)
     failing = [r for r in reconciled if not r["reconciles"]]
     yield dg.AssetCheckResult(

@@ -12,7 +12,7 @@ import dagster as dg
 from lakehouse import catalog
 from lakehouse.delta import VACUUM_RETENTION_HOURS
 from lakehouse.ops_tables import TABLE_MAINTENANCE
-from orchestration.metadata import asset_spec, key, written
+from orchestration.metadata import asset_spec, materialized
 from orchestration.resources import LakeResource
 
 
@@ -51,7 +51,4 @@ def table_maintenance(context: dg.AssetExecutionContext, config: MaintenanceConf
         "%d tables: %d files compacted, %d vacuumed; %d old runs pruned", tables, compacted, vacuumed, pruned
     )
     extra = {"tables": tables, "files_compacted": compacted, "files_vacuumed": vacuumed, "runs_pruned": pruned}
-    return dg.MaterializeResult(
-        asset_key=key(TABLE_MAINTENANCE),
-        metadata=written(the_lake, TABLE_MAINTENANCE, the_lake.version(TABLE_MAINTENANCE), extra=extra),
-    )
+    return materialized(the_lake, TABLE_MAINTENANCE, the_lake.version(TABLE_MAINTENANCE), extra=extra)
