@@ -75,14 +75,17 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
-def written(
+def materialized(
     lake: Lake,
     spec: TableSpec,
     version: int | None,
     slices: Slices | None = None,
     extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Metadata of one materialization: rows in the written slices, Delta version, location, preview."""
+) -> dg.MaterializeResult:
+    """The materialization of ``spec``: rows in the written slices, Delta version, location, preview.
+
+    It names its asset, so assets of one table and of several report alike.
+    """
     filters = slice_filters(slices)
     metadata = {
         "dagster/row_count": dg.MetadataValue.int(lake.count(spec, filters=filters)),
@@ -92,18 +95,7 @@ def written(
         "preview": preview(lake.head(spec, 10, filters=filters)),
     }
     metadata.update(extra or {})
-    return metadata
-
-
-def materialized(
-    lake: Lake,
-    spec: TableSpec,
-    version: int | None,
-    slices: Slices | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> dg.MaterializeResult:
-    """The materialization of ``spec`` (for assets of one or several tables alike), with :func:`written`."""
-    return dg.MaterializeResult(asset_key=key(spec), metadata=written(lake, spec, version, slices, extra))
+    return dg.MaterializeResult(asset_key=key(spec), metadata=metadata)
 
 
 def skipped(spec: TableSpec) -> dg.MaterializeResult:

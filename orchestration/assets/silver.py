@@ -21,7 +21,7 @@ from transforms.silver import conform_events, latest_snapshot
 LARGE_FEEDS = {"telemetry"}
 
 
-def silver_asset(name: str, spec: TableSpec, feed: str, build: Callable[..., dg.MaterializeResult]):
+def silver_asset(spec: TableSpec, feed: str, build: Callable[..., dg.MaterializeResult]):
     """A silver asset over the bronze table of ``feed``, for the run's nights and plants in scope.
 
     ``build(context, lake, rows, dates, plants)`` turns the bronze rows (a Spark frame) into ``spec``.
@@ -29,7 +29,7 @@ def silver_asset(name: str, spec: TableSpec, feed: str, build: Callable[..., dg.
     bronze, c = contract(feed).bronze, CONTRACTS[feed]
 
     @dg.multi_asset(
-        name=name,
+        name=f"silver_{spec.table}",
         specs=[asset_spec(spec, {"spark"}, deps=[bronze])],
         partitions_def=partitions.daily,
         backfill_policy=partitions.single_run,
@@ -56,7 +56,7 @@ def event_asset(feed: str) -> dg.AssetsDefinition:
         via = "parquet" if feed in LARGE_FEEDS else "arrow"
         return replace(conformed, the_lake, spec, dates, plants, run_id=context.run_id, via=via)
 
-    return silver_asset(f"silver_{feed}", spec, feed, build)
+    return silver_asset(spec, feed, build)
 
 
 def dimension_asset(feed: str) -> dg.AssetsDefinition:
@@ -74,7 +74,7 @@ def dimension_asset(feed: str) -> dg.AssetsDefinition:
         )
         return materialized(the_lake, spec, version)
 
-    return silver_asset(f"silver_{spec.table}", spec, feed, build)
+    return silver_asset(spec, feed, build)
 
 
 SILVER_ASSETS = [dimension_asset(feed) for feed in DIMENSION_TABLES] + [event_asset(feed) for feed in EVENT_TABLES]
