@@ -343,3 +343,69 @@ def test_a_large_slice_validated_in_parts_reports_what_one_pass_reports(tmp_path
     assert found(combined)[("expect_column_values_to_be_between", "vibration_mm_s")][0] == len(bad)
     assert found(combined)[("expect_compound_columns_to_be_unique", str(list(spec.natural_key)))][0] == 4
     assert all(len(f.examples) <= 5 for f in combined.failures)
+
+
+def _recording_validations(monkeypatch) -> list[tuple[str, list[tuple[str, dict]]]]:
+    """Each GX validation as (result format, [(expectation, kwargs)]), GX still doing the work."""
+    from great_expectations.datasource.fluent.interfaces import Batch
+
+    calls = []
+    original = Batch.validate
+
+    def recording(self, expect, *args, result_format, **kwargs):
+        calls.append((result_format["result_format"], [(e.expectation_type, dict(e.configuration.kwargs))
+                                                       for e in expect.expectations]))
+        return original(self, expect, *args, result_format=result_format, **kwargs)
+
+    monkeypatch.setattr(Batch, "validate", recording)
+    return calls
+
+
+def test_a_passing_slice_is_validated_once_without_details(monkeypatch):
+    """Pass or fail first; only what failed is validated again for its counts and examples."""
+    calls = _recording_validations(monkeypatch)
+    spec = catalog.get("gold.oee_daily")
+    assert validate(spec, table(spec.name, oee_rows())).success
+    assert [fmt for fmt, _ in calls] == ["BOOLEAN_ONLY"]
+
+    calls.clear()
+    rows = oee_rows()
+    rows[0]["good_count"] = 1700
+    failure = only_failure(validate(spec, table(spec.name, rows)), "expect_column_pair_values_a_to_be_greater_than_b")
+    assert (failure.unexpected_count, failure.examples[0]["line_id"]) == (1, "DE01-L0")
+    assert [fmt for fmt, _ in calls] == ["BOOLEAN_ONLY", "SUMMARY"]
+    assert [kind for kind, _ in calls[1][1]] == ["expect_column_pair_values_a_to_be_greater_than_b"]
+
+
+def test_rows_are_screened_for_missing_key_parts_only_when_the_slice_has_some(monkeypatch):
+    """Without nulls the screen is dropped (same verdict, no frame copy); with them it still applies."""
+    calls = _recording_validations(monkeypatch)
+    spec = catalog.get("gold.oee_daily")
+
+    def screens(outcome_rows):
+        calls.clear()
+        outcome = validate(spec, table(spec.name, outcome_rows))
+        return outcome, {kind: kwargs["ignore_row_if"] for kind, kwargs in calls[0][1] if "ignore_row_if" in kwargs}
+
+    outcome, screened = screens(oee_rows())
+    assert outcome.success
+    assert screened == {"expect_compound_columns_to_be_unique": "never",
+                        "expect_column_pair_values_a_to_be_greater_than_b": "neither"}
+
+    rows = oee_rows()
+    rows[1]["line_id"] = rows[2]["line_id"] = None  # two rows share (date, null): not a duplicate key
+    outcome, screened = screens(rows)
+    assert screened["expect_compound_columns_to_be_unique"] == "any_value_is_missing"
+    assert [(f.expectation, f.unexpected_count) for f in outcome.failures] == [
+        ("expect_column_values_to_not_be_null", 2)]
+
+
+def test_gx_does_not_fingerprint_the_frame(monkeypatch):
+    """GX would hash every row to label the batch: a second full pass over the data for nothing."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    def refuse(frame):
+        raise AssertionError(f"GX hashed a frame of {len(frame)} rows")
+
+    monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", refuse)
+    assert validate(catalog.get("bronze.telemetry"), telemetry(1_000)).success
