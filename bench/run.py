@@ -53,6 +53,7 @@ from bench.network import (
 )
 from bench.pipeline import STAGES
 from bench.results import RESULTS, Machine, Row, append, gib, rate
+from lakehouse.settings import mlflow_environment
 
 console = Console(width=None if sys.stdout.isatty() else 200)  # piped to a file: tables still readable
 DAY = dt.timedelta(days=1)
@@ -153,12 +154,6 @@ def history_tasks(home: Path) -> tuple[list[dict], list[dict]]:
     return first, second
 
 
-def mlflow_env(home: Path) -> dict[str, str]:
-    """The environment that points a worker at the MLflow store (registry and artifacts) under ``home``."""
-    return {"MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
-            "PLANTLAKE_MLFLOW_ARTIFACTS": str(home / "mlartifacts")}
-
-
 def champion_tasks(home: Path) -> list[dict]:
     """A small network's nights as one backfill, then the weekly retrain job on them (the champion)."""
     start, end = NIGHT - TRAINING_NIGHTS * DAY, NIGHT - DAY
@@ -183,7 +178,7 @@ def train_champion(mode: str, workdir: Path, limits: Limits) -> tuple[dict[str, 
     the same ``--workdir`` is reused). Returns the workers' MLflow environment (None: no champion) and rows."""
     home = workdir / "champion"
     marker = home / "champion.json"
-    env = mlflow_env(home)
+    env = mlflow_environment(home)
     if marker.exists():
         console.print(f"champion: reusing {json.loads(marker.read_text())} from {home}")
         return env, []

@@ -6,7 +6,11 @@ that the gold tables equal those of one run without maintenance. Simulated night
 minutes, so the maintenance runs with zero retention: what a week of real time would allow
 happens at once (``--vacuum-hours``/``--log-retention-hours`` change it).
 
-    python -m bench.soak [--nights 60] [--every 7] [--plants 2] [--machines 6]
+Both lakes score every night with one champion model, trained first on another network
+(the benchmark's training network and the weekly retrain job), so the scoring tables are
+compared too, not only the aggregates (``--no-champion`` skips it).
+
+    python -m bench.soak [--nights 60] [--every 7] [--plants 2] [--machines 6] [--no-champion]
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.network import TRAINING_NETWORK, TRAINING_NIGHTS
 from lakehouse import catalog, storage
 from lakehouse.delta import Lake
-from lakehouse.settings import plantlake_home
+from lakehouse.settings import environment, mlflow_environment, plantlake_home
 from lakehouse.snapshot import contents
+from ml.tables import FAILURE_RISK
 from orchestration.definitions import defs
-from orchestration.runs import run_config, run_nights
+from orchestration.runs import failures, retrain, run_config, run_nights
 from sources.simulator import SimulationConfig, simulate
 
 START = dt.date(2026, 1, 5)
@@ -55,6 +61,7 @@ class SoakReport:
     failed_runs: list[str] = field(default_factory=list)
     gold_equal: bool | None = None
     every: int = 7
+    scored_rows: int = 0  # rows of gold.failure_risk in the lake with maintenance (0: no champion scored)
 
     def unbounded(self) -> list[str]:
         """What grew without bound: files or logs left after a maintenance run, or a peak above the second week's.
@@ -113,15 +120,40 @@ def simulate_nights(landing: Path, nights: int, plants: int, machines: int) -> S
     return config
 
 
+def train_champion(home: Path) -> dict[str, str]:
+    """A champion for the soak's nights to score with: the benchmark's training network, landed under
+    ``home`` the night before the soak starts, then the weekly retrain job. Returns its MLflow environment."""
+    start = START - dt.timedelta(days=TRAINING_NIGHTS)
+    with plantlake_home(home):
+        simulate(SimulationConfig(landing=str(home / "landing"), start=start, days=TRAINING_NIGHTS, **TRAINING_NETWORK))
+        instance = dg.DagsterInstance.ephemeral()
+        end = START - dt.timedelta(days=1)
+        problems = failures(run_nights(start, end, dagster_instance=instance, log_level="WARNING"))
+        problems += failures(retrain(dagster_instance=instance, log_level="WARNING", end_date=end))
+    if problems:
+        raise RuntimeError(f"the soak's champion could not be trained: {problems}")
+    return mlflow_environment(home)
+
+
 def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4, vacuum_hours: int = 0,
-         log_retention_hours: int = 0, compare: bool = True,
+         log_retention_hours: int = 0, compare: bool = True, champion: dict[str, str] | None = None,
          on_step: Callable[[str], None] = lambda step: None) -> SoakReport:
     """Night after night with maintenance every ``every`` nights; then (``compare``) one backfill of the
     same nights without maintenance in a second lake, whose gold tables must be equal.
 
-    ``on_step`` hears of each night done (and of the backfill), for a progress bar.
+    ``champion`` (an MLflow environment, see :func:`train_champion`) is the model store both lakes score
+    with; without one the scoring assets skip. ``on_step`` hears of each night done (and of the
+    backfill), for a progress bar.
     """
     report = SoakReport(nights, every=every)
+    with environment(champion or {}):
+        _soak(home, report, plants, machines, vacuum_hours, log_retention_hours, compare, on_step)
+    return report
+
+
+def _soak(home: Path, report: SoakReport, plants: int, machines: int, vacuum_hours: int,
+          log_retention_hours: int, compare: bool, on_step: Callable[[str], None]) -> None:
+    nights, every = report.nights, report.every
     with plantlake_home(home / "with-maintenance"):
         config = simulate_nights(home / "with-maintenance" / "landing", nights, plants, machines)
         instance = dg.DagsterInstance.ephemeral()
@@ -137,6 +169,7 @@ def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4
             report.footprints.append(footprint(lake, night))
             on_step(f"night {night}")
         with_maintenance = contents(lake, layers=("gold",))
+        report.scored_rows = lake.count(FAILURE_RISK)
     if compare:
         with plantlake_home(home / "without"):
             simulate_nights(home / "without" / "landing", nights, plants, machines)
@@ -146,7 +179,6 @@ def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4
                 report.failed_runs.append("backfill without maintenance")
             report.gold_equal = contents(Lake(), layers=("gold",)) == with_maintenance
             on_step("backfill without maintenance")
-    return report
 
 
 def show(report: SoakReport, console: Console) -> None:
@@ -157,6 +189,7 @@ def show(report: SoakReport, console: Console) -> None:
                       str(f.max_files_on_disk_per_partition))
     console.print(table)
     console.print(f"maintenance runs: {report.maintenance_runs}; failed: {report.failed_runs or 'none'}; "
+                  f"machine-days scored: {report.scored_rows:,}; "
                   f"gold equal to a run without maintenance: {report.gold_equal}")
     console.print(f"files and logs bounded: {report.unbounded() or 'yes'}")
 
@@ -169,16 +202,24 @@ def main() -> None:
     parser.add_argument("--machines", type=int, default=6)
     parser.add_argument("--vacuum-hours", type=int, default=0)
     parser.add_argument("--log-retention-hours", type=int, default=0)
+    parser.add_argument("--no-champion", action="store_true", help="score nothing (the scoring assets skip)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     console = Console()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with tempfile.TemporaryDirectory(prefix="plantlake-soak-") as tmp, Progress(*columns, console=console) as bar:
-        task = bar.add_task("soak", total=args.nights + 1)
+        task = bar.add_task("soak", total=args.nights + 1 + (not args.no_champion))
+        champion = None
+        if not args.no_champion:
+            bar.update(task, description=f"champion: {TRAINING_NIGHTS} nights, then the retrain job")
+            champion = train_champion(Path(tmp) / "champion")
+            bar.update(task, advance=1)
         report = soak(Path(tmp), args.nights, args.every, args.plants, args.machines, args.vacuum_hours,
-                      args.log_retention_hours, on_step=lambda step: bar.update(task, advance=1, description=step))
+                      args.log_retention_hours, champion=champion,
+                      on_step=lambda step: bar.update(task, advance=1, description=step))
     show(report, console)
-    raise SystemExit(1 if report.failed_runs or not report.gold_equal or report.unbounded() else 0)
+    unscored = champion is not None and report.scored_rows == 0
+    raise SystemExit(1 if report.failed_runs or not report.gold_equal or report.unbounded() or unscored else 0)
 
 
 if __name__ == "__main__":

@@ -141,12 +141,24 @@ def restored_environment(names: Iterable[str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def mlflow_environment(home: Path) -> dict[str, str]:
+    """The variables that point MLflow (registry and artifacts) at the store of the plantlake under ``home``."""
+    return {"MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+            "PLANTLAKE_MLFLOW_ARTIFACTS": str(home / "mlartifacts")}
+
+
+@contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """``variables`` are set for the duration of the block, then put back as they were."""
+    with restored_environment(variables):
+        os.environ.update(variables)
+        yield
+
+
 @contextmanager
 def plantlake_home(home: Path) -> Iterator[Path]:
     """This process works under ``home`` for the duration of the block (tests, benchmarks, soak runs)."""
-    variables = home_environment(home)
-    with restored_environment(variables):
-        os.environ.update(variables)
+    with environment(home_environment(home)):
         yield home
 
 

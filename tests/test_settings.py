@@ -6,7 +6,14 @@ import os
 from pathlib import Path
 
 from lakehouse import storage
-from lakehouse.settings import Settings, get_settings, plantlake_home, secret_values
+from lakehouse.settings import (
+    Settings,
+    environment,
+    get_settings,
+    mlflow_environment,
+    plantlake_home,
+    secret_values,
+)
 
 
 def test_defaults_need_no_server(tmp_path):
@@ -29,6 +36,17 @@ def test_a_home_for_a_block_overrides_inherited_uris_and_restores_them(monkeypat
     after = get_settings()
     assert after.lake_uri == "s3://elsewhere/lake"
     assert "PLANTLAKE_LANDING_URI" not in os.environ
+
+
+def test_another_homes_mlflow_store_for_a_block(monkeypatch, tmp_path):
+    """A lake under one home, models from another's store (the soak's shared champion)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with environment(mlflow_environment(tmp_path / "models")), plantlake_home(tmp_path / "home"):
+        inside = get_settings()
+    assert inside.lake_uri == str(tmp_path / "home" / "lake")
+    assert inside.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}"
+    assert inside.mlflow_artifacts_uri.endswith("models/mlartifacts")
+    assert "MLFLOW_TRACKING_URI" not in os.environ
 
 
 def test_home_defaults_to_dot_plantlake_in_the_working_directory(monkeypatch, tmp_path):

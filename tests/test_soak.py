@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
-from bench.soak import Footprint, SoakReport, soak
+from bench.soak import Footprint, SoakReport, soak, train_champion
 
 
 def test_files_and_logs_stay_bounded_and_gold_is_unchanged_by_maintenance(tmp_path):
-    report = soak(tmp_path, nights=4, every=2)
+    champion = train_champion(tmp_path / "champion")  # both lakes score every night with it
+    before = {name: os.environ.get(name) for name in champion}
+    report = soak(tmp_path, nights=4, every=2, champion=champion)
+    assert {name: os.environ.get(name) for name in champion} == before  # the champion's store was for the soak only
     assert report.failed_runs == []
+    assert report.scored_rows == 4 * 2 * 4  # nights x plants x machines: the scoring tables are compared too
     assert report.maintenance_runs == 2
     after_maintenance = [report.footprints[1], report.footprints[3]]
     for f in after_maintenance:  # right after the maintenance: one file per partition, a log of one checkpoint
