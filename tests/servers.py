@@ -143,17 +143,31 @@ class SeaweedFS:
         self.filesystem().create_dir(bucket)
 
     def _wait_until_serving(self, timeout: float) -> None:
-        """The S3 port opens before the filer behind it is ready: wait for a real request to pass."""
+        """The S3 port opens before the filer and the volume server behind it are ready: wait for a real
+        request to pass and, after a restart, for a stored object to be read back (until the volume server
+        has registered its volumes, reads fail with "volume 1 not found")."""
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
-                self.filesystem().get_file_info(pafs.FileSelector("", recursive=False))  # list buckets
+                fs = self.filesystem()
+                stored = self._a_stored_object(fs)
+                if stored is not None:
+                    with fs.open_input_stream(stored) as data:
+                        data.read()
                 return
             except OSError as exc:
                 last = exc
                 time.sleep(0.2)
         raise RuntimeError(f"SeaweedFS S3 at {self.endpoint} never served a request: {last}")
+
+    @staticmethod
+    def _a_stored_object(fs: pafs.S3FileSystem) -> str | None:
+        for bucket in fs.get_file_info(pafs.FileSelector("", recursive=False)):
+            for info in fs.get_file_info(pafs.FileSelector(bucket.path, recursive=True)):
+                if info.type == pafs.FileType.File:
+                    return info.path
+        return None
 
     def stop(self) -> None:
         if self.proc is not None:
