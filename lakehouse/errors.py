@@ -4,6 +4,8 @@ import functools
 import re
 from collections.abc import Callable
 
+from deltalake.exceptions import DeltaError
+
 
 class LakeError(Exception):
     """Base of every error plantlake raises about the lake."""
@@ -38,7 +40,7 @@ _PROBLEMS = (
 
 def storage_problem(exc: BaseException, where: str, what: str) -> StorageError | None:
     """A StorageError naming the store and the problem, for an error that comes from the store; else None."""
-    if isinstance(exc, StorageError) or not isinstance(exc, OSError):
+    if isinstance(exc, StorageError) or not isinstance(exc, OSError | DeltaError):  # delta-rs wraps some in DeltaError
         return None
     text = re.sub(r"\x1b\[[0-9;]*m|↳", "", str(exc))
     for pattern, problem in _PROBLEMS:
@@ -59,7 +61,7 @@ def explained(where_and_what: Callable[..., tuple[str, str]]):
         def wrapper(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except OSError as exc:
+            except (OSError, DeltaError) as exc:
                 problem = storage_problem(exc, *where_and_what(fn, *args, **kwargs))
                 if problem is None:
                     raise

@@ -322,3 +322,18 @@ def test_merge_never_lets_an_older_night_overwrite_newer_attributes(lake):
     lake.merge(dim, night(D3, "v3"), newer="as_of", keep_earliest=["first_seen"])
     lake.merge(dim, night(D1, "v1"), newer="as_of", keep_earliest=["first_seen"])  # a re-run of an old night
     assert lake.read(dim).to_pylist() == [{"machine_id": "M1", "model": "v3", "first_seen": D1, "as_of": D3}]
+
+
+def test_a_store_failure_wrapped_by_delta_rs_is_named_as_the_store_not_answering():
+    """delta-rs reports a PUT cut off mid-write as a DeltaError ("Failed to parse parquet: ... S3 error")."""
+    from deltalake.exceptions import DeltaError
+
+    from lakehouse.errors import StorageError, storage_problem
+
+    cut = DeltaError("Failed to parse parquet: External: Generic S3 error: Error performing PUT "
+                     "http://127.0.0.1:9000/b/t/part-0.parquet in 713ms, after 5 retries - "
+                     "HTTP error: error sending request")
+    problem = storage_problem(cut, "http://127.0.0.1:9000", "bronze.telemetry: write")
+    assert isinstance(problem, StorageError)
+    assert str(problem).startswith("bronze.telemetry: write: the store at http://127.0.0.1:9000 did not answer")
+    assert storage_problem(DeltaError("Generic DeltaTable error: schema mismatch"), "x", "y") is None
