@@ -79,3 +79,9 @@ def simulate_nights(point: ScalePoint, landing: str, start: dt.date = NIGHT, day
 TRAINING_NIGHTS = 45
 TRAINING_NETWORK = {"plants": 2, "machines_per_plant": 40, "suppliers": 4, "locations": 8, "format": "parquet",
                     "telemetry_interval_s": 600}
+
+
+def training_config(landing: str, before: dt.date = NIGHT) -> SimulationConfig:
+    """The training network's nights, ending the night before ``before`` (the benchmark's and the soak's)."""
+    return SimulationConfig(landing=landing, start=before - dt.timedelta(days=TRAINING_NIGHTS), days=TRAINING_NIGHTS,
+                            **TRAINING_NETWORK)

@@ -50,6 +50,7 @@ from bench.network import (
     TRAINING_NETWORK,
     TRAINING_NIGHTS,
     ScalePoint,
+    training_config,
 )
 from bench.pipeline import STAGES
 from bench.results import RESULTS, Machine, Row, append, gib, rate
@@ -156,11 +157,11 @@ def history_tasks(home: Path) -> tuple[list[dict], list[dict]]:
 
 def champion_tasks(home: Path) -> list[dict]:
     """A small network's nights as one backfill, then the weekly retrain job on them (the champion)."""
-    start, end = NIGHT - TRAINING_NIGHTS * DAY, NIGHT - DAY
     lake, landing = str(home / "lake"), str(home / "landing")
+    nights = training_config(landing, NIGHT)
+    start, end = nights.start, nights.end
     return [
-        {"id": "simulate", "task": "simulate", "config": TRAINING_NETWORK, "start": start.isoformat(),
-         "days": TRAINING_NIGHTS, "landing": landing},
+        {"id": "simulate", "task": "simulate", "training_before": NIGHT.isoformat(), "landing": landing},
         {"id": "spark start", "task": "spark"},
         {"id": "training nights", "task": "whole", "start": start.isoformat(), "end": end.isoformat(), "lake": lake,
          "landing": landing, "log_level": "WARNING"},

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.network import TRAINING_NETWORK, TRAINING_NIGHTS
+from bench.network import TRAINING_NIGHTS, training_config
 from lakehouse import catalog, storage
 from lakehouse.delta import Lake
 from lakehouse.settings import environment, mlflow_environment, plantlake_home
@@ -123,13 +123,12 @@ def simulate_nights(landing: Path, nights: int, plants: int, machines: int) -> S
 def train_champion(home: Path) -> dict[str, str]:
     """A champion for the soak's nights to score with: the benchmark's training network, landed under
     ``home`` the night before the soak starts, then the weekly retrain job. Returns its MLflow environment."""
-    start = START - dt.timedelta(days=TRAINING_NIGHTS)
     with plantlake_home(home):
-        simulate(SimulationConfig(landing=str(home / "landing"), start=start, days=TRAINING_NIGHTS, **TRAINING_NETWORK))
+        nights = training_config(str(home / "landing"), START)
+        simulate(nights)
         instance = dg.DagsterInstance.ephemeral()
-        end = START - dt.timedelta(days=1)
-        problems = failures(run_nights(start, end, dagster_instance=instance, log_level="WARNING"))
-        problems += failures(retrain(dagster_instance=instance, log_level="WARNING", end_date=end))
+        problems = failures(run_nights(nights.start, nights.end, dagster_instance=instance, log_level="WARNING"))
+        problems += failures(retrain(dagster_instance=instance, log_level="WARNING", end_date=nights.end))
     if problems:
         raise RuntimeError(f"the soak's champion could not be trained: {problems}")
     return mlflow_environment(home)
@@ -147,38 +146,32 @@ def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4
     """
     report = SoakReport(nights, every=every)
     with environment(champion or {}):
-        _soak(home, report, plants, machines, vacuum_hours, log_retention_hours, compare, on_step)
+        with plantlake_home(home / "with-maintenance"):
+            config = simulate_nights(home / "with-maintenance" / "landing", nights, plants, machines)
+            instance = dg.DagsterInstance.ephemeral()
+            lake = Lake()
+            for i, night in enumerate(config.dates, start=1):
+                result = run_nights(night, dagster_instance=instance, log_level="WARNING")
+                if not result.success:
+                    report.failed_runs.append(f"night {night}")
+                if i % every == 0:
+                    report.maintenance_runs += 1
+                    if not maintain(instance, vacuum_hours, log_retention_hours):
+                        report.failed_runs.append(f"maintenance after {night}")
+                report.footprints.append(footprint(lake, night))
+                on_step(f"night {night}")
+            with_maintenance = contents(lake, layers=("gold",))
+            report.scored_rows = lake.count(FAILURE_RISK)
+        if compare:
+            with plantlake_home(home / "without"):
+                simulate_nights(home / "without" / "landing", nights, plants, machines)
+                result = run_nights(config.start, config.end, dagster_instance=dg.DagsterInstance.ephemeral(),
+                                    log_level="WARNING")
+                if not result.success:
+                    report.failed_runs.append("backfill without maintenance")
+                report.gold_equal = contents(Lake(), layers=("gold",)) == with_maintenance
+                on_step("backfill without maintenance")
     return report
-
-
-def _soak(home: Path, report: SoakReport, plants: int, machines: int, vacuum_hours: int,
-          log_retention_hours: int, compare: bool, on_step: Callable[[str], None]) -> None:
-    nights, every = report.nights, report.every
-    with plantlake_home(home / "with-maintenance"):
-        config = simulate_nights(home / "with-maintenance" / "landing", nights, plants, machines)
-        instance = dg.DagsterInstance.ephemeral()
-        lake = Lake()
-        for i, night in enumerate(config.dates, start=1):
-            result = run_nights(night, dagster_instance=instance, log_level="WARNING")
-            if not result.success:
-                report.failed_runs.append(f"night {night}")
-            if i % every == 0:
-                report.maintenance_runs += 1
-                if not maintain(instance, vacuum_hours, log_retention_hours):
-                    report.failed_runs.append(f"maintenance after {night}")
-            report.footprints.append(footprint(lake, night))
-            on_step(f"night {night}")
-        with_maintenance = contents(lake, layers=("gold",))
-        report.scored_rows = lake.count(FAILURE_RISK)
-    if compare:
-        with plantlake_home(home / "without"):
-            simulate_nights(home / "without" / "landing", nights, plants, machines)
-            result = run_nights(config.start, config.end, dagster_instance=dg.DagsterInstance.ephemeral(),
-                                log_level="WARNING")
-            if not result.success:
-                report.failed_runs.append("backfill without maintenance")
-            report.gold_equal = contents(Lake(), layers=("gold",)) == with_maintenance
-            on_step("backfill without maintenance")
 
 
 def show(report: SoakReport, console: Console) -> None:

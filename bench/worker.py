@@ -82,16 +82,15 @@ class Worker:
             self.sampler.stop()
 
     def task_simulate(self, task: dict) -> dict:
-        """A scale point's nights, or (``config``) any simulator configuration, e.g. the training network's."""
-        from bench.network import ScalePoint, simulate_nights
-        from sources.simulator import SimulationConfig, simulate
+        """A scale point's nights, or (``training_before``) the training network's nights before that date."""
+        from bench.network import ScalePoint, simulate_nights, training_config
+        from sources.simulator import simulate
 
-        start = dt.date.fromisoformat(task["start"])
-        if task.get("config"):
-            summary = simulate(SimulationConfig(landing=task["landing"], start=start, days=task.get("days", 1),
-                                                **task["config"]))
+        if task.get("training_before"):
+            summary = simulate(training_config(task["landing"], dt.date.fromisoformat(task["training_before"])))
         else:
-            summary = simulate_nights(ScalePoint(**task["point"]), task["landing"], start, task.get("days", 1))
+            summary = simulate_nights(ScalePoint(**task["point"]), task["landing"],
+                                      dt.date.fromisoformat(task["start"]), task.get("days", 1))
         return {"rows": sum(summary.rows.values()), "telemetry_rows": summary.rows["telemetry"],
                 "bytes": summary.bytes, "drops": summary.plant_drops + summary.supplier_drops,
                 "rows_by_feed": dict(summary.rows)}
