@@ -89,6 +89,18 @@ def session(settings: Settings | None = None, app_name: str = "plantlake") -> Sp
     return spark
 
 
+def release_memory(spark: SparkSession) -> None:
+    """Give the driver JVM's unused heap back to the system at the end of a Spark step.
+
+    G1 keeps the heap a step grew to committed (up to ``spark.driver.memory``), so in one
+    process the next step (checks, scoring: Python) would add its memory on top of it. A full
+    collection, tens of milliseconds when the step's data is garbage, lets G1 shrink the heap.
+    On Spark Connect the driver is not this process's to collect.
+    """
+    if not is_connect(spark):
+        spark.sparkContext._jvm.java.lang.System.gc()
+
+
 def is_connect(spark: SparkSession) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 

@@ -12,6 +12,7 @@ from lakehouse import bridge
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
 from lakehouse.slices import Slices
+from lakehouse.spark import release_memory
 from orchestration.metadata import materialized
 
 
@@ -50,10 +51,12 @@ def write(
     run_id: str,
     via: str = "arrow",
 ) -> int:
-    """Replace ``slices`` of ``spec`` with ``df`` (cast and ordered like the catalog)."""
-    return bridge.write_table(
+    """Replace ``slices`` of ``spec`` with ``df`` (cast and ordered like the catalog), then release the step's heap."""
+    version = bridge.write_table(
         df.select(*spec.column_names), lake, spec, slices=dict(slices.parts), via=via, run_id=run_id
     )
+    release_memory(df.sparkSession)
+    return version
 
 
 def replace(

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from lakehouse import bridge, storage
 from lakehouse.errors import PartitionValueError, SchemaMismatchError
 from lakehouse.settings import Settings
-from lakehouse.spark import base_config
+from lakehouse.spark import base_config, release_memory
 from tests.lakedata import READINGS, START, readings, sorted_rows
 
 D1, D2 = START, START + dt.timedelta(days=1)
@@ -32,6 +32,19 @@ def test_session_is_utc_micros_with_aqe(spark):
     assert conf.get("spark.sql.adaptive.enabled") == "true"
     assert conf.get("spark.ui.enabled") == "false"
     assert int(conf.get("spark.sql.shuffle.partitions")) == 2 * Settings.from_env().spark_cores
+
+
+def test_release_memory_gives_a_steps_heap_back(spark):
+    """A step's sort grows the driver's heap, which stays committed (while the next, Python, step adds
+    its own memory) until released."""
+    runtime = spark.sparkContext._jvm.java.lang.Runtime.getRuntime()
+    uuids = spark.range(0, 6_000_000, numPartitions=2).selectExpr("uuid() AS u")
+    uuids.sort("u").write.format("noop").mode("overwrite").save()
+    grown = runtime.totalMemory()
+    assert grown > 500 * 2**20
+    release_memory(spark)
+    assert runtime.totalMemory() < grown / 2
+    assert spark.range(3).count() == 3  # the session goes on
 
 
 def test_settings_choose_master_delta_and_s3a():
