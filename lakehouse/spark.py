@@ -89,16 +89,23 @@ def session(settings: Settings | None = None, app_name: str = "plantlake") -> Sp
     return spark
 
 
-def release_memory(spark: SparkSession) -> None:
-    """Give the driver JVM's unused heap back to the system at the end of a Spark step.
+def release_memory(spark: SparkSession, above: float = 0.5) -> bool:
+    """Give the driver JVM's unused heap back to the system at the end of a Spark step that grew
+    the heap past ``above`` of its maximum (``spark.driver.memory``); True if it did.
 
-    G1 keeps the heap a step grew to committed (up to ``spark.driver.memory``), so in one
-    process the next step (checks, scoring: Python) would add its memory on top of it. A full
-    collection, tens of milliseconds when the step's data is garbage, lets G1 shrink the heap.
-    On Spark Connect the driver is not this process's to collect.
+    G1 keeps the heap a step grew to committed, so in one process the next step (checks,
+    scoring: Python) would add its memory on top of it. A full collection (about 0.1 s) lets G1
+    shrink the heap. A smaller heap is left alone: re-growing it would cost the next step more
+    than it gives back. On Spark Connect the driver is not this process's to collect.
     """
-    if not is_connect(spark):
-        spark.sparkContext._jvm.java.lang.System.gc()
+    if is_connect(spark):
+        return False
+    jvm = spark.sparkContext._jvm
+    runtime = jvm.java.lang.Runtime.getRuntime()
+    if runtime.totalMemory() < above * runtime.maxMemory():
+        return False
+    jvm.java.lang.System.gc()
+    return True
 
 
 def is_connect(spark: SparkSession) -> bool:

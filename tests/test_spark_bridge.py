@@ -36,13 +36,16 @@ def test_session_is_utc_micros_with_aqe(spark):
 
 def test_release_memory_gives_a_steps_heap_back(spark):
     """A step's sort grows the driver's heap, which stays committed (while the next, Python, step adds
-    its own memory) until released."""
+    its own memory) until released; a heap below the threshold is left alone."""
     runtime = spark.sparkContext._jvm.java.lang.Runtime.getRuntime()
     uuids = spark.range(0, 6_000_000, numPartitions=2).selectExpr("uuid() AS u")
     uuids.sort("u").write.format("noop").mode("overwrite").save()
     grown = runtime.totalMemory()
     assert grown > 500 * 2**20
-    release_memory(spark)
+    share = grown / runtime.maxMemory()
+    assert not release_memory(spark, above=share + 0.01)
+    assert runtime.totalMemory() == grown
+    assert release_memory(spark, above=share - 0.01)
     assert runtime.totalMemory() < grown / 2
     assert spark.range(3).count() == 3  # the session goes on
 
