@@ -44,7 +44,7 @@ def test_release_memory_gives_a_steps_heap_back(spark):
     assert grown > 500 * 2**20
     share = grown / runtime.maxMemory()
     assert not release_memory(spark, above=share + 0.01)
-    assert runtime.totalMemory() == grown
+    assert runtime.totalMemory() > grown / 2
     assert release_memory(spark, above=share - 0.01)
     assert runtime.totalMemory() < grown / 2
     assert spark.range(3).count() == 3  # the session goes on
