@@ -159,14 +159,13 @@ def champion_tasks(home: Path) -> list[dict]:
     """A small network's nights as one backfill, then the weekly retrain job on them (the champion)."""
     lake, landing = str(home / "lake"), str(home / "landing")
     nights = training_config(landing, NIGHT)
-    start, end = nights.start, nights.end
     return [
         {"id": "simulate", "task": "simulate", "training_before": NIGHT.isoformat(), "landing": landing},
         {"id": "spark start", "task": "spark"},
-        {"id": "training nights", "task": "whole", "start": start.isoformat(), "end": end.isoformat(), "lake": lake,
+        {"id": "training nights", "task": "whole", "start": nights.start.isoformat(), "end": nights.end.isoformat(),
+         "lake": lake, "landing": landing, "log_level": "WARNING"},
+        {"id": "training (weekly)", "task": "retrain", "end": nights.end.isoformat(), "lake": lake,
          "landing": landing, "log_level": "WARNING"},
-        {"id": "training (weekly)", "task": "retrain", "end": end.isoformat(), "lake": lake, "landing": landing,
-         "log_level": "WARNING"},
     ]
 
 
