@@ -76,19 +76,27 @@ def yaml_text(value: Any) -> str | None:
     return str(value)
 
 
-def _convert(values: pl.Series, cmap: ColumnMap, target, dialect: Dialect, tz: str | None) -> pl.Series:
-    if cmap.template:
-        values = parse.apply_template(values, cmap.template)
-    if cmap.age_at:
-        return parse.years_before(values, cmap.age_at, dialect.decimal)
-    out = parse.typed(values, target.type, dialect, tz)
+def _convert(
+    source: pl.Series, cmap: ColumnMap, target, dialect: Dialect, tz: str | None
+) -> tuple[pl.Series, pl.Series]:
+    """(typed contract column, its values as text for quarantine reasons) from a source column."""
+    if cmap.template or cmap.age_at:
+        values = parse.as_text(source, dialect.null_tokens)
+        text = parse.text_of(values)
+        if cmap.template:
+            values = parse.apply_template(values, cmap.template)
+        if cmap.age_at:
+            return parse.years_before(values, cmap.age_at, dialect.decimal), text
+        out = parse.typed(values, target.type, dialect, tz)
+    else:
+        out, text = parse.typed_text(source, target.type, dialect, tz)
     factors = conversion(cmap.unit, target.unit)
     if factors:
         scale, offset = factors
         out = out.cast(pl.Float64) * scale + offset
         if target.type == INT64:
             out = out.round().cast(pl.Int64, strict=False)
-    return out
+    return out, text
 
 
 def _kind(cmap: ColumnMap | None, target, dialect: Dialect, tz: str | None) -> str:
@@ -130,9 +138,7 @@ def map_columns(
         if f.name in chosen:
             header = chosen[f.name]
             cmap = sources.maps[header]
-            values = parse.as_text(frame[header], dialect.null_tokens)
-            typed[f.name] = _convert(values, cmap, f, dialect, tz)
-            texts[f.name] = parse.text_of(values)
+            typed[f.name], texts[f.name] = _convert(frame[header], cmap, f, dialect, tz)
             result.labels[f.name] = f.name if header == f.name else f"{f.name} (from {header!r})"
             result.kinds[f.name] = _kind(cmap, f, dialect, tz)
         elif f.name in sources.constants:

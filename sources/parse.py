@@ -18,6 +18,7 @@ typed once per distinct value and mapped back, which keeps a million-row file fa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 
 import polars as pl
@@ -94,6 +95,8 @@ def to_int(s: pl.Series, decimal: str = ".") -> pl.Series:
     if s.dtype.is_integer():
         return s.cast(pl.Int64, strict=False)
     direct = s.cast(pl.Int64, strict=False) if s.dtype == pl.String else pl.Series(s.name, [None] * s.len(), pl.Int64)
+    if direct.null_count() == s.null_count():  # every value was an integer as written
+        return direct
     f = to_float(s, decimal)
     whole = f.is_finite() & (f == f.floor()) & (f.abs() < _EXACT_INT)
     return direct.fill_null(f.set(~whole.fill_null(False), None).cast(pl.Int64, strict=False))
@@ -179,6 +182,37 @@ def typed(s: pl.Series, arrow: pa.DataType, dialect: Dialect, tz: str | None) ->
             raise ValueError("timestamps need a time zone: the plant's is unknown")
         return to_timestamp(s, dialect.timestamp_format, tz)
     raise TypeError(f"no parser for {arrow}")
+
+
+def typed_text(s: pl.Series, arrow: pa.DataType, dialect: Dialect, tz: str | None) -> tuple[pl.Series, pl.Series]:
+    """(``s`` as the contract type, ``s`` as text for reasons), as :func:`typed` after :func:`as_text` gives them.
+
+    Most values of a clean file type as delivered, so only the values that do not (blank,
+    padded, a null token, or bad) are stripped and checked for null tokens: stripping a
+    whole column costs more than typing it. Text columns, and columns where a null token
+    would itself type (``-999`` as a number), take the whole way.
+    """
+    if s.dtype != pl.String or arrow == STRING or _tokens_type(arrow, dialect, tz):
+        text = as_text(s, dialect.null_tokens)
+        return typed(text, arrow, dialect, tz), text_of(text)
+    out = typed(s, arrow, dialect, tz)
+    redo = (out.is_null() & s.is_not_null()).arg_true()
+    if redo.len() == 0:
+        return out, s
+    text = as_text(s.gather(redo), dialect.null_tokens)
+    return out.scatter(redo, typed(text, arrow, dialect, tz)), s.clone().scatter(redo, text)
+
+
+def _tokens_type(arrow: pa.DataType, dialect: Dialect, tz: str | None) -> bool:
+    return _dialect_tokens_type(arrow, dialect.model_dump_json(), tz)
+
+
+@functools.lru_cache(maxsize=256)
+def _dialect_tokens_type(arrow: pa.DataType, dialect_json: str, tz: str | None) -> bool:
+    """Whether a null token of the dialect is also a value of the type (asked once per file kind, not per file)."""
+    dialect = Dialect.model_validate_json(dialect_json)
+    tokens = pl.Series("tokens", dialect.null_tokens, dtype=pl.String)
+    return tokens.len() > 0 and typed(tokens, arrow, dialect, tz).is_not_null().any()
 
 
 def _format(template: str, value: str | None) -> str | None:
