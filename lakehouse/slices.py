@@ -94,11 +94,10 @@ class Slices:
         values = batch.column(self.column)
         whole = pa.array([v for v, p in self.parts if p is None], pa.date32())
         inside = pc.is_in(values, value_set=whole)
-        narrowed = self.narrowed
-        if narrowed:
-            keys = pc.binary_join_element_wise(pc.cast(values, pa.string()), batch.column("plant_id"), "|")
-            allowed = pa.array([f"{v.isoformat()}|{p}" for v, plants in narrowed.items() for p in plants], pa.string())
-            inside = pc.or_(inside, pc.is_in(keys, value_set=allowed))
+        for value, plants in self.narrowed.items():  # one comparison per date, no per-row key strings
+            ours = pc.and_(pc.equal(values, pa.scalar(value, values.type)),
+                           pc.is_in(batch.column("plant_id"), value_set=pa.array(plants, pa.string())))
+            inside = pc.or_(inside, ours)
         return pc.invert(pc.fill_null(inside, False))
 
     def check(self, spec: TableSpec):
