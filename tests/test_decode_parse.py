@@ -8,7 +8,9 @@ import gzip
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_series_equal
 
+from lakehouse.catalog import BOOL, FLOAT64, INT64, TIMESTAMP
 from sources import parse
 from sources.decode import FileProblem, decode, split_lines
 from sources.mapping import Dialect
@@ -154,3 +156,23 @@ def test_distinct_values_are_typed_once_and_mapped_back():
     values = pl.Series(["2026-01-05T00:00:00Z", "2026-01-05T00:01:00Z"] * 5000 + [None])
     got = parse.to_timestamp(values, "iso", "UTC")
     assert got.len() == 10001 and got.null_count() == 1 and got[1] == ts(2026, 1, 5, 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("arrow", "values", "dialect"),
+    [
+        (FLOAT64, ["1.5", " 2.5 ", "NA", "", "abc", None, "3", "NaN"], Dialect()),
+        (INT64, ["12", " 13", "12.0", "12.5", "null", "", "x"], Dialect()),
+        (TIMESTAMP, ["2026-01-05T08:00:00Z", " 2026-01-05T08:01:00Z ", "NULL", "", "31/02/2026"], Dialect()),
+        (BOOL, ["true", " false ", "NA", "maybe"], Dialect()),
+        (FLOAT64, ["-999", " -999 ", "4", "n/a"], Dialect(null_tokens=["-999", "n/a"])),  # a token that is a number
+    ],
+)
+def test_typing_values_as_delivered_gives_what_stripping_every_value_first_gives(arrow, values, dialect):
+    source = pl.Series("v", values * 400, dtype=pl.String)  # above parse.SMALL: the distinct-value path too
+    careful = parse.as_text(source, dialect.null_tokens)
+    typed, text = parse.typed_text(source, arrow, dialect, "Europe/Berlin")
+    assert_series_equal(typed, parse.typed(careful, arrow, dialect, "Europe/Berlin"), check_names=False)  # NaN = NaN
+    # the type rule reads the text: null exactly where the value was empty or a null token
+    assert text.is_null().to_list() == careful.is_null().to_list()
+    assert source.to_list() == values * 400  # the decoded frame's column is left as it was
