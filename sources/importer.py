@@ -49,7 +49,7 @@ from sources.contracts import PLANT, contract
 from sources.decode import GZ, FileProblem, ascii_compatible, decode, decompress, file_format, split_lines
 from sources.landing import SUPPLIERS, DropRef, DropWriter
 from sources.mapping import Mapping
-from sources.parse import as_text, typed
+from sources.parse import typed_text
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,7 @@ def date_rows(mapping: Mapping, feed: str, path: Path, zone: str) -> tuple[Sourc
         raise ImportFailed(f"{path.name}: no column {header or spec.event_time!r} to date its rows by "
                            f"({feed}.{spec.event_time})")
     plant_zone = zone if dialect.timezone == "plant" else dialect.timezone
-    values = as_text(decoded.frame[header], dialect.null_tokens)
-    when = typed(values, TIMESTAMP, dialect, plant_zone)
+    when, values = typed_text(decoded.frame[header], TIMESTAMP, dialect, plant_zone)
     local = when.dt.convert_time_zone(zone).dt.date()
     since_epoch = local.to_physical().cast(pl.Int64)  # days since 1970-01-01
     days = np.full(decoded.n_rows, UNDATED, dtype=np.int64)  # malformed rows stay undated
