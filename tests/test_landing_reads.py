@@ -8,7 +8,7 @@ import threading
 from orchestration.landing import read_in_order
 from sources.landing import DropRejected
 from sources.reader import DropResult, KnownIds
-from tests.dropkit import DAY, GOOD, csv_bytes, read, row, write_drop
+from tests.dropkit import DAY, GOOD, feed_bytes, read, row, write_drop
 
 NEXT_DAY = DAY + dt.timedelta(days=1)
 
@@ -21,7 +21,10 @@ def plant_drop(landing: str, plant: str, day: dt.date, *, masters: bool):
     if masters:
         feeds |= {"plants": [row("plants", plant_id=plant)], "lines": [row("lines", line_id=line)],
                   "machines": [row("machines", machine_id=machine, line_id=line)]}
-    files = {f"{feed}.csv": (feed, csv_bytes(rows, header=list(GOOD[feed])), len(rows)) for feed, rows in feeds.items()}
+    files = {}
+    for feed, rows in feeds.items():
+        name, data = feed_bytes(feed, rows)
+        files[name] = (feed, data, len(rows))
     return write_drop(landing, files, source=plant, day=day)
 
 
