@@ -192,32 +192,13 @@ def duckdb_machine_daily(lake: Lake, start: dt.date, end: dt.date, threads: int 
 def spark_machine_daily(spark, lake: Lake, start: dt.date, end: dt.date) -> tuple[pa.Table, float]:
     """What the gold_machine_daily asset computes for machine_daily, collected as Arrow, with its seconds.
 
-    The same reads and transforms as ``orchestration.assets.gold.machine_daily`` (all plants), without the
+    The asset's own reads and transforms (``machine_daily_frames``, all plants), without the
     writes and the Dagster metadata.
     """
-    from orchestration.spark_io import read
-    from transforms import machine_daily as md
+    from orchestration.assets.gold import machine_daily_frames
 
     started = time.perf_counter()
-    window = max(gold.DRIFT_WINDOWS)
-    telemetry = read(spark, lake, EVENT_TABLES["telemetry"], start, end)
-    stats = md.sensor_stats(telemetry, SENSORS).cache()
-    history_columns = ["date", "machine_id", *[f"{s}_{m}" for s in SENSORS for m in ("mean", "std")]]
-    history = read(spark, lake, gold.MACHINE_DAILY, start - window * DAY, start - DAY, None, history_columns)
-    stats = md.with_drift(stats, history, SENSORS, gold.DRIFT_WINDOWS)
-    events = md.event_counts(
-        read(spark, lake, EVENT_TABLES["downtime_events"], start, end),
-        read(spark, lake, EVENT_TABLES["failures"], start, end),
-        read(spark, lake, EVENT_TABLES["maintenance"], start, end),
-    )
-    year_start = start - 365 * DAY
-    machine_recency, _ = md.recency(
-        stats.select("date", "plant_id", "machine_id"),
-        read(spark, lake, EVENT_TABLES["maintenance"], year_start, end),
-        read(spark, lake, EVENT_TABLES["failures"], year_start, end),
-    )
-    daily = md.machine_daily(stats, events, machine_recency, read(spark, lake, DIMENSION_TABLES["machines"]),
-                             read(spark, lake, DIMENSION_TABLES["lines"]))
+    stats, daily, _ = machine_daily_frames(spark, lake, start, end)
     table = daily.select(*gold.MACHINE_DAILY.column_names).toArrow()
     seconds = time.perf_counter() - started
     stats.unpersist()

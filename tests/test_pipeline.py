@@ -18,6 +18,7 @@ import pytest
 from lakehouse.delta import Lake
 from lakehouse.settings import plantlake_home
 from lakehouse.snapshot import contents
+from lakehouse.spark import session
 from ml.tables import FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST
 from orchestration.definitions import defs
 from orchestration.metadata import key
@@ -42,6 +43,7 @@ class Story:
     contents_before_rerun: dict
     rerun: dg.ExecuteInProcessResult
     contents_after_rerun: dict
+    cached_after_first: bool
 
 
 def on_time_slices(lake: Lake, plant: str) -> dict:
@@ -66,7 +68,10 @@ def story(tmp_path_factory) -> Story:
         held_back = manifest.read_bytes()
         manifest.unlink()  # the late plant's last drop is still being written: it must wait
 
+        spark = session()
+        spark.catalog.clearCache()
         first = run(D1, D3, instance=instance)
+        cached_after_first = not spark._jsparkSession.sharedState().cacheManager().isEmpty()
         lake = Lake()
         late_slice_before = lake.count("silver.telemetry", filters=[("date", "=", D3), ("plant_id", "=", late)])
         on_time_before = on_time_slices(lake, on_time)
@@ -80,7 +85,7 @@ def story(tmp_path_factory) -> Story:
         before_rerun = contents(lake)
         rerun = run(D1, D3, reland=True, instance=instance)
         yield Story(lake, plants, late, first, requests, late_run, late_slice_before, on_time_before, on_time_after,
-                    before_rerun, rerun, contents(lake))
+                    before_rerun, rerun, contents(lake), cached_after_first)
 
 
 def test_every_asset_materializes_and_every_check_passes(story):
@@ -96,6 +101,11 @@ def test_every_asset_materializes_and_every_check_passes(story):
     expected = {c for c in graph.asset_check_keys if c.asset_key in nightly - scoring}
     assert set(checks) == {f"{c.asset_key.to_user_string()}:{c.name}" for c in expected}
     assert all(checks.values()), [name for name, ok in checks.items() if not ok]
+
+
+def test_a_night_leaves_nothing_cached_in_the_spark_session(story):
+    """Each Spark asset unpersists what it cached: a process running night after night does not fill up."""
+    assert not story.cached_after_first
 
 
 def test_the_gold_tables_hold_every_plant_and_night(story):

@@ -51,13 +51,27 @@ def machine_daily(context: dg.AssetExecutionContext, lake: LakeResource, spark: 
     if plants == []:
         yield from map(skipped, (gold.MACHINE_DAILY, gold.MACHINE_COMPONENT_DAILY))
         return
-    start, end = min(dates), max(dates)
+    stats, daily, components = machine_daily_frames(session, the_lake, min(dates), max(dates), plants)
+    try:
+        for spec, frame in ((gold.MACHINE_DAILY, daily), (gold.MACHINE_COMPONENT_DAILY, components)):
+            yield replace(frame, the_lake, spec, dates, plants, run_id=context.run_id)
+    finally:
+        stats.unpersist()
+
+
+def machine_daily_frames(session, the_lake, start: dt.date, end: dt.date, plants=None):
+    """gold.machine_daily and gold.machine_component_daily for ``start``..``end`` (of ``plants``), not yet computed.
+
+    Returns (sensor statistics, machine_daily, machine_component_daily). The statistics are
+    cached because both tables read them (recency needs only their keys, so it does not wait
+    for the drift windows); unpersist them once both are written. The benchmark's Spark side
+    runs this same function.
+    """
     window = max(gold.DRIFT_WINDOWS)
     telemetry = read(session, the_lake, EVENT_TABLES["telemetry"], start, end, plants)
     stats = md.sensor_stats(telemetry, SENSORS).cache()
     history_columns = ["date", "machine_id", *[f"{s}_{m}" for s in SENSORS for m in ("mean", "std")]]
     history = read(session, the_lake, gold.MACHINE_DAILY, start - window * DAY, start - DAY, plants, history_columns)
-    stats = md.with_drift(stats, history, SENSORS, gold.DRIFT_WINDOWS)
     events = md.event_counts(
         read(session, the_lake, EVENT_TABLES["downtime_events"], start, end, plants),
         read(session, the_lake, EVENT_TABLES["failures"], start, end, plants),
@@ -70,15 +84,13 @@ def machine_daily(context: dg.AssetExecutionContext, lake: LakeResource, spark: 
         read(session, the_lake, EVENT_TABLES["failures"], year_start, end, plants),
     )
     daily = md.machine_daily(
-        stats,
+        md.with_drift(stats, history, SENSORS, gold.DRIFT_WINDOWS),
         events,
         machine_recency,
         read(session, the_lake, DIMENSION_TABLES["machines"]),
         read(session, the_lake, DIMENSION_TABLES["lines"]),
     )
-    for spec, frame in ((gold.MACHINE_DAILY, daily), (gold.MACHINE_COMPONENT_DAILY, component_recency)):
-        yield replace(frame, the_lake, spec, dates, plants, run_id=context.run_id)
-    stats.unpersist()
+    return stats, daily, component_recency
 
 
 @dg.multi_asset(
