@@ -53,6 +53,7 @@ class Settings:
     spark_s3a: bool = False
     spark_jars: str | None = None
     spark_cores: int = 2
+    spark_conf: tuple[tuple[str, str], ...] = ()
     mlflow_tracking_uri: str = ""
     mlflow_artifacts_uri: str = ""
     s3: S3Settings = field(default_factory=S3Settings)
@@ -73,6 +74,7 @@ class Settings:
             spark_s3a=_flag(env.get("PLANTLAKE_SPARK_S3A"), False),
             spark_jars=env.get("PLANTLAKE_SPARK_JARS") or None,
             spark_cores=int(env.get("PLANTLAKE_SPARK_CORES") or os.cpu_count() or 2),
+            spark_conf=spark_conf_entries(env.get("PLANTLAKE_SPARK_CONF") or ""),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
             mlflow_artifacts_uri=_normalise_uri(env.get("PLANTLAKE_MLFLOW_ARTIFACTS") or str(home / "mlartifacts")),
             s3=S3Settings(
@@ -94,9 +96,31 @@ class Settings:
                 shown["s3.region"] = value.region
                 shown["s3.access_key_id"] = value.access_key_id or "(not set)"
                 shown["s3.secret_access_key"] = "***" if value.secret_access_key else "(not set)"
+            elif f.name == "spark_conf":
+                shown[f.name] = "; ".join(f"{k}={'***' if _secret_key(k) else v}" for k, v in value) or "(not set)"
             else:
                 shown[f.name] = "(not set)" if value is None else str(value)
         return shown
+
+
+def spark_conf_entries(text: str) -> tuple[tuple[str, str], ...]:
+    """``PLANTLAKE_SPARK_CONF``: Spark properties as ``key=value`` entries separated by ``;`` or new lines.
+
+    Semicolons, not spaces, separate entries so that a value may hold spaces (Java options).
+    """
+    entries = []
+    for entry in text.replace("\n", ";").split(";"):
+        if not entry.strip():
+            continue
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip().startswith("spark."):
+            raise ValueError(f"PLANTLAKE_SPARK_CONF: {entry.strip()!r} is not a 'spark.<property>=<value>' entry")
+        entries.append((key.strip(), value.strip()))
+    return tuple(entries)
+
+
+def _secret_key(name: str) -> bool:
+    return any(word in name.lower() for word in ("secret", "password", "token"))
 
 
 def _normalise_uri(uri: str) -> str:
@@ -165,7 +189,12 @@ def plantlake_home(home: Path) -> Iterator[Path]:
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """The secret values present in the environment, for redaction."""
     env = os.environ if environ is None else environ
-    return [env[name] for name in SECRET_VARIABLES if env.get(name)]
+    values = [env[name] for name in SECRET_VARIABLES if env.get(name)]
+    try:
+        conf = spark_conf_entries(env.get("PLANTLAKE_SPARK_CONF") or "")
+    except ValueError:
+        conf = ()
+    return values + [value for key, value in conf if _secret_key(key) and value]
 
 
 def redact(text: str) -> str:

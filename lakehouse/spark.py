@@ -57,6 +57,7 @@ def base_config(settings: Settings) -> dict[str, str]:
         if s3.access_key_id and s3.secret_access_key:
             config["spark.hadoop.fs.s3a.access.key"] = s3.access_key_id
             config["spark.hadoop.fs.s3a.secret.key"] = s3.secret_access_key
+    config.update(settings.spark_conf)  # PLANTLAKE_SPARK_CONF: the operator's word is the last
     return config
 
 

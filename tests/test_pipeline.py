@@ -9,14 +9,19 @@ each step left behind.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import os
 from dataclasses import dataclass
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.delta import Lake
-from lakehouse.settings import plantlake_home
+from lakehouse.settings import plantlake_home, restored_environment
 from lakehouse.snapshot import contents
 from lakehouse.spark import session
 from ml.tables import FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST
@@ -27,6 +32,8 @@ from sources.silver import EVENT_TABLES
 from tests.pipeline import START, check_results, file_digest, materialized, run, tiny_network
 
 D1, D3 = START, START + dt.timedelta(days=2)
+AT_SCALE = {"spark.sql.adaptive.coalescePartitions.enabled": "false", "spark.sql.files.maxPartitionBytes": "16384",
+            "spark.sql.files.openCostInBytes": "16384"}
 
 
 @dataclass
@@ -59,7 +66,7 @@ def on_time_slices(lake: Lake, plant: str) -> dict:
 @pytest.fixture(scope="module")
 def story(tmp_path_factory) -> Story:
     home = tmp_path_factory.mktemp("pipeline")
-    with plantlake_home(home):
+    with plantlake_home(home), restored_environment(["PLANTLAKE_SPARK_CONF"]):
         instance = dg.DagsterInstance.ephemeral()
         tiny_network(home / "landing")
         plants = sorted(p.name.split("=", 1)[1] for p in (home / "landing").glob("plant=*"))
@@ -70,6 +77,9 @@ def story(tmp_path_factory) -> Story:
 
         spark = session()
         spark.catalog.clearCache()
+        # As at scale: files read in many splits and shuffles not coalesced, so a night is written in several files.
+        before = {name: spark.conf.get(name) for name in AT_SCALE}
+        os.environ["PLANTLAKE_SPARK_CONF"] = ";".join(f"{k}={v}" for k, v in AT_SCALE.items())
         first = run(D1, D3, instance=instance)
         cached_after_first = not spark._jsparkSession.sharedState().cacheManager().isEmpty()
         lake = Lake()
@@ -84,6 +94,8 @@ def story(tmp_path_factory) -> Story:
 
         before_rerun = contents(lake)
         rerun = run(D1, D3, reland=True, instance=instance)
+        for name, value in before.items():
+            spark.conf.set(name, value)
         yield Story(lake, plants, late, first, requests, late_run, late_slice_before, on_time_before, on_time_after,
                     before_rerun, rerun, contents(lake), cached_after_first)
 
@@ -106,6 +118,27 @@ def test_every_asset_materializes_and_every_check_passes(story):
 def test_a_night_leaves_nothing_cached_in_the_spark_session(story):
     """Each Spark asset unpersists what it cached: a process running night after night does not fill up."""
     assert not story.cached_after_first
+
+
+def test_silver_telemetry_files_hold_whole_plants_in_key_order(story):
+    """The layout readers rely on: a plant's rows of a night are in one file (reading a plant skips the
+    others' files), together, and in machine and time order (row groups prune on machine and time)."""
+    spec = EVENT_TABLES["telemetry"]
+    for day in (D1, D3):
+        files = story.lake.delta_table(spec).file_uris(file_pruning_predicate=[("date", "=", day)])
+        plants_per_file = []
+        for uri in files:
+            rows = pq.read_table(uri.removeprefix("file://"), columns=["plant_id", "machine_id", "ts"])
+            plant = rows.column("plant_id").to_pylist()
+            plants = set(plant)
+            runs = sum(1 for _ in itertools.groupby(plant))
+            assert runs == len(plants), f"{uri}: a plant's rows are not together"
+            for p in plants:
+                own = rows.filter(pc.equal(rows.column("plant_id"), p))
+                order = pc.sort_indices(own, [("machine_id", "ascending"), ("ts", "ascending")])
+                assert order.equals(pa.array(range(own.num_rows), pa.uint64())), f"{uri}: {p} out of order"
+            plants_per_file.append(plants)
+        assert sum(map(len, plants_per_file)) == len(set().union(*plants_per_file)) == len(story.plants)
 
 
 def test_the_gold_tables_hold_every_plant_and_night(story):

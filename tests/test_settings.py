@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from lakehouse import storage
 from lakehouse.settings import (
     Settings,
@@ -14,6 +16,7 @@ from lakehouse.settings import (
     plantlake_home,
     secret_values,
 )
+from lakehouse.spark import base_config
 
 
 def test_defaults_need_no_server(tmp_path):
@@ -96,6 +99,25 @@ def test_secrets_are_never_shown(tmp_path):
     shown = s.describe()
     assert shown["s3.secret_access_key"] == "***"
     assert "very-secret" not in " ".join(shown.values())
+
+
+def test_spark_conf_entries_win_over_plantlake_s_own_and_their_secrets_are_masked(tmp_path):
+    s = Settings.from_env({
+        "PLANTLAKE_HOME": str(tmp_path),
+        "PLANTLAKE_SPARK_CONF": "spark.sql.shuffle.partitions=400; spark.executor.memory = 8g\n"
+                                "spark.driver.extraJavaOptions=-XX:+UseG1GC -Dx=1;spark.hadoop.fs.s3a.secret.key=hush",
+    })
+    conf = base_config(s)
+    assert conf["spark.sql.shuffle.partitions"] == "400"  # plantlake's own default is 2 per core
+    assert conf["spark.executor.memory"] == "8g"
+    assert conf["spark.driver.extraJavaOptions"] == "-XX:+UseG1GC -Dx=1"
+    assert "hush" not in " ".join(s.describe().values()) and "hush" not in repr(s.describe())
+    assert "hush" in secret_values({"PLANTLAKE_SPARK_CONF": "spark.hadoop.fs.s3a.secret.key=hush"})
+
+
+def test_a_spark_conf_entry_that_is_not_a_spark_property_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="'executor.memory 8g' is not a 'spark.<property>=<value>' entry"):
+        Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CONF": "executor.memory 8g"})
 
 
 def test_storage_uris(tmp_path):
