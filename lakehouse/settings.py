@@ -23,6 +23,15 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name}: {text!r} is not a positive whole number")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class S3Settings:
     """Credentials and endpoint of an S3-compatible store, from the standard ``AWS_*`` variables."""
@@ -73,7 +82,7 @@ class Settings:
             spark_delta=_flag(env.get("PLANTLAKE_SPARK_DELTA"), False),
             spark_s3a=_flag(env.get("PLANTLAKE_SPARK_S3A"), False),
             spark_jars=env.get("PLANTLAKE_SPARK_JARS") or None,
-            spark_cores=int(env.get("PLANTLAKE_SPARK_CORES") or os.cpu_count() or 2),
+            spark_cores=_positive_int(env, "PLANTLAKE_SPARK_CORES", os.cpu_count() or 2),
             spark_conf=spark_conf_entries(env.get("PLANTLAKE_SPARK_CONF") or ""),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
             mlflow_artifacts_uri=_normalise_uri(env.get("PLANTLAKE_MLFLOW_ARTIFACTS") or str(home / "mlartifacts")),

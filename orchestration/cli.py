@@ -38,6 +38,11 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at
         handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=True)],
         force=True,
     )
+    try:
+        get_settings()
+    except ValueError as exc:  # a malformed setting: one line naming it, before any work starts
+        Console(stderr=True, soft_wrap=True).print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
     for noisy in ("py4j", "botocore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

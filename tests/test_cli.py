@@ -49,6 +49,14 @@ def test_settings_masks_secrets(monkeypatch):
     assert "***" in result.output
 
 
+def test_a_malformed_setting_stops_every_command_with_one_line(monkeypatch):
+    monkeypatch.setenv("PLANTLAKE_SPARK_CONF", "executor.memory=8g")
+    result = runner.invoke(app, ["tables"])
+    assert result.exit_code == 2
+    assert "PLANTLAKE_SPARK_CONF: 'executor.memory=8g' is not a 'spark.<property>=<value>' entry" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_tables_history_and_maintain(monkeypatch, tmp_path):
     monkeypatch.setenv("PLANTLAKE_LAKE_URI", str(tmp_path / "lake"))
     lake = Lake()

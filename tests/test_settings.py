@@ -115,9 +115,12 @@ def test_spark_conf_entries_win_over_plantlake_s_own_and_their_secrets_are_maske
     assert "hush" in secret_values({"PLANTLAKE_SPARK_CONF": "spark.hadoop.fs.s3a.secret.key=hush"})
 
 
-def test_a_spark_conf_entry_that_is_not_a_spark_property_is_refused(tmp_path):
+def test_a_malformed_spark_setting_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="'executor.memory 8g' is not a 'spark.<property>=<value>' entry"):
         Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CONF": "executor.memory 8g"})
+    with pytest.raises(ValueError, match="PLANTLAKE_SPARK_CORES: 'two' is not a positive whole number"):
+        Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CORES": "two"})
+    assert Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CORES": " 8 "}).spark_cores == 8
 
 
 def test_storage_uris(tmp_path):
