@@ -14,7 +14,10 @@ table, and a large slice in parts (:func:`validate_parts`).
 Column types are checked here, on the Arrow schema, before GX: a suite's
 ``expect_column_values_to_be_of_type`` expectations name Arrow types, which the pandas
 frame cannot show faithfully. Expectations on a missing or mistyped column are skipped
-(and listed) rather than run into errors.
+(and listed) rather than run into errors. Not-null and uniqueness expectations that the
+Arrow table proves met (no missing value; no repeated key, found by Polars) are counted as
+met without GX computing them again: on 3.5 M telemetry rows they were 1.3 s of GX's 1.6 s.
+When the proof fails, GX computes them and reports what broke them, as for any other.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 from collections.abc import Iterable
 
 import great_expectations as gx
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -42,6 +46,9 @@ CHECK_FORMAT = {"result_format": "BOOLEAN_ONLY"}
 #: Second pass, over the expectations that failed: counts and examples for the report.
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES,
                  "return_unexpected_index_query": False}
+#: Expectations the Arrow table can prove met (:func:`_proven`).
+NOT_NULL = "expect_column_values_to_not_be_null"
+UNIQUE = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 
 def validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite | None = None) -> Outcome:
@@ -72,7 +79,7 @@ def _validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite) -> Ou
                 if report.type_mismatch(e.column, e.type_, data)]
     unusable = {f.column for f in failures} | {c for c in spec.column_names if c not in data.column_names}
 
-    runnable, skipped = [], []
+    runnable, skipped, proven = [], [], 0
     for e in suite.expectations:
         if e.expectation_type == TYPE_CHECK:
             continue
@@ -81,10 +88,12 @@ def _validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite) -> Ou
         if blocked:
             why = f"{', '.join(blocked)} missing, repeated or mistyped"
             skipped.append(f"{e.expectation_type} on {', '.join(columns)}: {why}")
+        elif _proven(e.expectation_type, columns, data):
+            proven += 1
         else:
             runnable.append(_unscreened(e, columns, data))
 
-    evaluated = len(type_checks)
+    evaluated = len(type_checks) + proven
     if runnable:
         with batch(_frame(data)) as gx_batch:
             checked = gx_batch.validate(_suite(suite.name, runnable), result_format=CHECK_FORMAT)
@@ -102,6 +111,19 @@ def _validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite) -> Ou
         skipped=skipped,
         duration_s=time.perf_counter() - started,
     )
+
+
+def _proven(kind: str, columns: list[str], data: pa.Table) -> bool:
+    """Whether ``data`` itself shows the expectation met, so GX's verdict could only be "met".
+
+    Not null: no column has a missing value (null, or NaN in a float column: what pandas
+    drops). Unique: no missing value and no repeated value or combination of values.
+    """
+    if kind != NOT_NULL and kind not in UNIQUE:
+        return False
+    if any(_has_missing(data.column(c)) for c in columns):
+        return False
+    return kind == NOT_NULL or not pl.from_arrow(data.select(columns)).is_duplicated().any()
 
 
 def _unscreened(e, columns: list[str], data: pa.Table):

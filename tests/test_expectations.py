@@ -389,8 +389,7 @@ def test_rows_are_screened_for_missing_key_parts_only_when_the_slice_has_some(mo
 
     outcome, screened = screens(oee_rows())
     assert outcome.success
-    assert screened == {"expect_compound_columns_to_be_unique": "never",
-                        "expect_column_pair_values_a_to_be_greater_than_b": "neither"}
+    assert screened == {"expect_column_pair_values_a_to_be_greater_than_b": "neither"}  # the key is proven unique
 
     rows = oee_rows()
     rows[1]["line_id"] = rows[2]["line_id"] = None  # two rows share (date, null): not a duplicate key
@@ -398,6 +397,33 @@ def test_rows_are_screened_for_missing_key_parts_only_when_the_slice_has_some(mo
     assert screened["expect_compound_columns_to_be_unique"] == "any_value_is_missing"
     assert [(f.expectation, f.unexpected_count) for f in outcome.failures] == [
         ("expect_column_values_to_not_be_null", 2)]
+
+
+def test_what_the_arrow_table_proves_met_gx_does_not_compute_again(monkeypatch):
+    """No missing value, no repeated key: GX's verdict could only be "met"; the count still says so."""
+    calls = _recording_validations(monkeypatch)
+    spec = catalog.get("gold.oee_daily")
+    suite = suite_for(spec)
+    proven = {"expect_column_values_to_not_be_null", "expect_compound_columns_to_be_unique"}
+
+    outcome = validate(spec, table(spec.name, oee_rows()))
+    assert outcome.success and outcome.evaluated == len(suite.expectations)
+    assert not proven & {kind for kind, _ in calls[0][1]}
+
+    def sent_to_gx(rows) -> set[str]:
+        calls.clear()
+        validate(spec, table(spec.name, rows))
+        return {kind for kind, _ in calls[0][1]} & proven
+
+    repeated = oee_rows()
+    repeated[3]["line_id"] = repeated[1]["line_id"]
+    assert sent_to_gx(repeated) == {"expect_compound_columns_to_be_unique"}
+    missing = oee_rows()
+    missing[0]["planned_minutes"] = float("nan")  # not null to Arrow, missing to pandas: GX decides, and fails it
+    assert sent_to_gx(missing) == {"expect_column_values_to_not_be_null"}
+    outcome = validate(spec, table(spec.name, missing))
+    assert ("expect_column_values_to_not_be_null", "planned_minutes") in {(f.expectation, f.column)
+                                                                          for f in outcome.failures}
 
 
 def test_gx_does_not_fingerprint_the_frame(monkeypatch):
