@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
@@ -63,10 +64,24 @@ def on_time_slices(lake: Lake, plant: str) -> dict:
     return {"rows": rows, "bronze_files": files}
 
 
+@contextmanager
+def at_scale(spark):
+    """Runs in the block read files in many splits and keep their shuffles' partitions, so that a tiny
+    night is written in several files, as at scale (PLANTLAKE_SPARK_CONF); the session is put back after."""
+    before = {name: spark.conf.get(name) for name in AT_SCALE}
+    with restored_environment(["PLANTLAKE_SPARK_CONF"]):
+        os.environ["PLANTLAKE_SPARK_CONF"] = ";".join(f"{k}={v}" for k, v in AT_SCALE.items())
+        try:
+            yield
+        finally:
+            for name, value in before.items():
+                spark.conf.set(name, value)
+
+
 @pytest.fixture(scope="module")
 def story(tmp_path_factory) -> Story:
     home = tmp_path_factory.mktemp("pipeline")
-    with plantlake_home(home), restored_environment(["PLANTLAKE_SPARK_CONF"]):
+    with plantlake_home(home):
         instance = dg.DagsterInstance.ephemeral()
         tiny_network(home / "landing")
         plants = sorted(p.name.split("=", 1)[1] for p in (home / "landing").glob("plant=*"))
@@ -77,25 +92,21 @@ def story(tmp_path_factory) -> Story:
 
         spark = session()
         spark.catalog.clearCache()
-        # As at scale: files read in many splits and shuffles not coalesced, so a night is written in several files.
-        before = {name: spark.conf.get(name) for name in AT_SCALE}
-        os.environ["PLANTLAKE_SPARK_CONF"] = ";".join(f"{k}={v}" for k, v in AT_SCALE.items())
-        first = run(D1, D3, instance=instance)
-        cached_after_first = not spark._jsparkSession.sharedState().cacheManager().isEmpty()
-        lake = Lake()
-        late_slice_before = lake.count("silver.telemetry", filters=[("date", "=", D3), ("plant_id", "=", late)])
-        on_time_before = on_time_slices(lake, on_time)
+        with at_scale(spark):
+            first = run(D1, D3, instance=instance)
+            cached_after_first = not spark._jsparkSession.sharedState().cacheManager().isEmpty()
+            lake = Lake()
+            late_slice_before = lake.count("silver.telemetry", filters=[("date", "=", D3), ("plant_id", "=", late)])
+            on_time_before = on_time_slices(lake, on_time)
 
-        manifest.write_bytes(held_back)  # the drop is complete now
-        requests = landing_requests(lake, str(home / "landing"), today=D3 + dt.timedelta(days=1))
-        plants_requested = requests[0].run_config["resources"]["scope"]["config"]["plants"]
-        late_run = run(D3, plants=plants_requested, instance=instance)
-        on_time_after = on_time_slices(lake, on_time)
+            manifest.write_bytes(held_back)  # the drop is complete now
+            requests = landing_requests(lake, str(home / "landing"), today=D3 + dt.timedelta(days=1))
+            plants_requested = requests[0].run_config["resources"]["scope"]["config"]["plants"]
+            late_run = run(D3, plants=plants_requested, instance=instance)
+            on_time_after = on_time_slices(lake, on_time)
 
-        before_rerun = contents(lake)
-        rerun = run(D1, D3, reland=True, instance=instance)
-        for name, value in before.items():
-            spark.conf.set(name, value)
+            before_rerun = contents(lake)
+            rerun = run(D1, D3, reland=True, instance=instance)
         yield Story(lake, plants, late, first, requests, late_run, late_slice_before, on_time_before, on_time_after,
                     before_rerun, rerun, contents(lake), cached_after_first)
 
