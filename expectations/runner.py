@@ -79,6 +79,7 @@ def _validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite) -> Ou
                 if report.type_mismatch(e.column, e.type_, data)]
     unusable = {f.column for f in failures} | {c for c in spec.column_names if c not in data.column_names}
 
+    missing = {f.name for f, column in zip(data.schema, data.columns, strict=True) if _has_missing(column)}
     runnable, skipped, proven = [], [], 0
     for e in suite.expectations:
         if e.expectation_type == TYPE_CHECK:
@@ -88,10 +89,10 @@ def _validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite) -> Ou
         if blocked:
             why = f"{', '.join(blocked)} missing, repeated or mistyped"
             skipped.append(f"{e.expectation_type} on {', '.join(columns)}: {why}")
-        elif _proven(e.expectation_type, columns, data):
+        elif _proven(e.expectation_type, columns, data, missing):
             proven += 1
         else:
-            runnable.append(_unscreened(e, columns, data))
+            runnable.append(_unscreened(e, columns, missing))
 
     evaluated = len(type_checks) + proven
     if runnable:
@@ -113,34 +114,35 @@ def _validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite) -> Ou
     )
 
 
-def _proven(kind: str, columns: list[str], data: pa.Table) -> bool:
+def _proven(kind: str, columns: list[str], data: pa.Table, missing: set[str]) -> bool:
     """Whether ``data`` itself shows the expectation met, so GX's verdict could only be "met".
 
-    Not null: no column has a missing value (null, or NaN in a float column: what pandas
-    drops). Unique: no missing value and no repeated value or combination of values.
+    Not null: none of ``columns`` is among those with a ``missing`` value. Unique: no missing
+    value and no repeated value or combination of values.
     """
     if kind != NOT_NULL and kind not in UNIQUE:
         return False
-    if any(_has_missing(data.column(c)) for c in columns):
+    if missing.intersection(columns):
         return False
     return kind == NOT_NULL or not pl.from_arrow(data.select(columns)).is_duplicated().any()
 
 
-def _unscreened(e, columns: list[str], data: pa.Table):
+def _unscreened(e, columns: list[str], missing: set[str]):
     """``e``'s configuration, without its screen for missing values when its columns have none.
 
     The verdict is the same; GX would copy the whole frame to drop no row (0.7 s of 1.7 s for
     2.3 M telemetry rows, for the natural key before it was proven on Arrow; the pair rules
-    still gain). Missing means what pandas drops: null, or NaN in a float column.
+    still gain).
     """
     kwargs = e.configuration.kwargs
-    if kwargs.get("ignore_row_if") in (None, "never", "neither") or any(_has_missing(data.column(c)) for c in columns):
+    if kwargs.get("ignore_row_if") in (None, "never", "neither") or missing.intersection(columns):
         return e.configuration
     screen_nothing = "neither" if "column_A" in kwargs else "never"
     return e.copy(update={"ignore_row_if": screen_nothing}).configuration
 
 
 def _has_missing(column: pa.ChunkedArray) -> bool:
+    """Missing as pandas counts it (what GX's rules skip or flag): null, or NaN in a float column."""
     if column.null_count:
         return True
     return pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py() is True
