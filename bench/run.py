@@ -15,9 +15,9 @@ from that run's MLflow store. Then, over that lake: the
 files and sizes of every table, ``gold.machine_daily`` computed by DuckDB (checked equal to
 Spark's) and by Spark, and DuckDB turning the same drop files into Parquet. Quick mode also
 runs the history: night 1 of the smallest point as one run on an empty lake (the same night
-as its stage runs), 29 more nights, then night 31 against night 1, each night first in a fresh
-process (``--whole`` adds the
-largest point's night as one run). Figures are appended to ``bench/results.csv`` and printed.
+as its stage runs), 29 more nights, then night 31 against night 1, each the first night of a
+fresh process (``--whole`` adds the largest point's night as one run). Figures are appended
+to ``bench/results.csv`` and printed.
 
 Each plan runs in a worker process watched from here (:mod:`bench.guard`): a stage that
 outgrows the memory limit or its time is killed and reported with the step it was in, and
