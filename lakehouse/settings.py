@@ -123,7 +123,10 @@ def spark_conf_entries(text: str) -> tuple[tuple[str, str], ...]:
             continue
         key, sep, value = entry.partition("=")
         if not sep or not key.strip().startswith("spark."):
-            raise ValueError(f"PLANTLAKE_SPARK_CONF: {entry.strip()!r} is not a 'spark.<property>=<value>' entry")
+            shown = entry.strip()
+            if _secret_key(shown):  # the entry may hold the secret itself: name its property only
+                shown = f"{shown.split()[0].partition('=')[0]} ***"
+            raise ValueError(f"PLANTLAKE_SPARK_CONF: {shown!r} is not a 'spark.<property>=<value>' entry")
         entries.append((key.strip(), value.strip()))
     return tuple(entries)
 
