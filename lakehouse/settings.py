@@ -8,6 +8,7 @@ One machine needs nothing: the lake and the landing zone are folders under
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -125,7 +126,7 @@ def spark_conf_entries(text: str) -> tuple[tuple[str, str], ...]:
         if not sep or not key.strip().startswith("spark."):
             shown = entry.strip()
             if _secret_key(shown):  # the entry may hold the secret itself: name its property only
-                shown = f"{shown.split()[0].partition('=')[0]} ***"
+                shown = re.match(r"[\w.-]*", shown)[0] + " ***"
             raise ValueError(f"PLANTLAKE_SPARK_CONF: {shown!r} is not a 'spark.<property>=<value>' entry")
         entries.append((key.strip(), value.strip()))
     return tuple(entries)

@@ -122,6 +122,10 @@ def test_a_malformed_spark_setting_is_refused_by_name(tmp_path):
         Settings.from_env({"PLANTLAKE_HOME": str(tmp_path),
                            "PLANTLAKE_SPARK_CONF": "spark.hadoop.fs.s3a.secret.key hush"})
     assert "hush" not in str(refused.value)  # the message would reach stderr and the logs
+    with pytest.raises(ValueError, match=r"'spark.hadoop.fs.s3a.secret.key \*\*\*' is not") as refused:
+        Settings.from_env({"PLANTLAKE_HOME": str(tmp_path),
+                           "PLANTLAKE_SPARK_CONF": "spark.hadoop.fs.s3a.secret.key:hush"})
+    assert "hush" not in str(refused.value)
     with pytest.raises(ValueError, match="PLANTLAKE_SPARK_CORES: 'two' is not a positive whole number"):
         Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CORES": "two"})
     assert Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CORES": " 8 "}).spark_cores == 8
