@@ -36,7 +36,7 @@ ui: install
 bench: install
 	$(BIN)/python -m bench.run quick $(BENCH_ARGS)
 
-# One night of the whole network (122 plants x 800 machines): about 30 minutes on 2 cores.
+# One night of the whole network (122 plants x 800 machines): about 19 minutes on 2 cores.
 bench-full: install
 	$(BIN)/python -m bench.run full $(BENCH_ARGS)
 
