@@ -34,7 +34,7 @@ from bench.network import TRAINING_NIGHTS, training_config
 from lakehouse import catalog, storage
 from lakehouse.delta import Lake
 from lakehouse.settings import environment, mlflow_environment, plantlake_home
-from lakehouse.snapshot import contents
+from lakehouse.snapshot import contents, differences
 from ml.tables import FAILURE_RISK
 from orchestration.definitions import defs
 from orchestration.runs import failures, retrain, run_config, run_nights
@@ -59,9 +59,13 @@ class SoakReport:
     footprints: list[Footprint] = field(default_factory=list)
     maintenance_runs: int = 0
     failed_runs: list[str] = field(default_factory=list)
-    gold_equal: bool | None = None
+    gold_differences: list[str] | None = None  # against the lake without maintenance (None: not compared)
     every: int = 7
     scored_rows: int = 0  # rows of gold.failure_risk in the lake with maintenance (0: no champion scored)
+
+    @property
+    def gold_equal(self) -> bool | None:
+        return None if self.gold_differences is None else not self.gold_differences
 
     def unbounded(self) -> list[str]:
         """What grew without bound: files or logs left after a maintenance run, or a peak above the second week's.
@@ -169,7 +173,7 @@ def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4
                                     log_level="WARNING")
                 if not result.success:
                     report.failed_runs.append("backfill without maintenance")
-                report.gold_equal = contents(Lake(), layers=("gold",)) == with_maintenance
+                report.gold_differences = differences(with_maintenance, contents(Lake(), layers=("gold",)))
                 on_step("backfill without maintenance")
     return report
 
@@ -183,7 +187,7 @@ def show(report: SoakReport, console: Console) -> None:
     console.print(table)
     console.print(f"maintenance runs: {report.maintenance_runs}; failed: {report.failed_runs or 'none'}; "
                   f"machine-days scored: {report.scored_rows:,}; "
-                  f"gold equal to a run without maintenance: {report.gold_equal}")
+                  f"gold equal to a run without maintenance: {report.gold_differences or report.gold_equal}")
     console.print(f"files and logs bounded: {report.unbounded() or 'yes'}")
 
 
