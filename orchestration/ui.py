@@ -48,7 +48,7 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         pass
     deadline = time.monotonic() + timeout
-    while _group_alive(proc.pid) and time.monotonic() < deadline:  # the leader's children exit after it
+    while group_alive(proc.pid) and time.monotonic() < deadline:  # the leader's children exit after it
         time.sleep(0.2)
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
@@ -57,7 +57,8 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
     proc.wait(10)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether a process of the group is left: children outlive their leader for a moment as they exit."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

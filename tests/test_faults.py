@@ -23,6 +23,7 @@ from lakehouse.delta import Lake
 from lakehouse.errors import StorageError
 from lakehouse.settings import Settings, home_environment, plantlake_home
 from lakehouse.snapshot import contents, differences
+from orchestration.ui import group_alive
 from sources.landing import list_complete
 from tests.pipeline import START, tiny_network
 from tests.servers import SeaweedFS
@@ -32,8 +33,10 @@ D1, D2, D3 = START, START + dt.timedelta(days=1), START + dt.timedelta(days=2)
 
 
 def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
-    """The environment of one ``plantlake run`` process: its own Dagster instance, small buffers."""
+    """The environment of one ``plantlake run`` process: its own Dagster instance and Spark scratch space
+    (``SPARK_LOCAL_DIRS`` and the JVM's temporary folder: a killed JVM leaves its folders behind), small buffers."""
     (home / f"dagster-{name}").mkdir(parents=True, exist_ok=True)
+    scratch(home).mkdir(exist_ok=True)
     (home / f"dagster-{name}" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return {
         **os.environ,
@@ -41,8 +44,14 @@ def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
         "DAGSTER_HOME": str(home / f"dagster-{name}"),
         "PLANTLAKE_SPARK_DRIVER_MEMORY": "1g",
         "PLANTLAKE_LOG_LEVEL": "WARNING",
+        "SPARK_LOCAL_DIRS": str(scratch(home)),
+        "PLANTLAKE_SPARK_CONF": f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={scratch(home)}",
         **extra,
     }
+
+
+def scratch(home: Path) -> Path:
+    return home / "spark-scratch"
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -55,6 +64,9 @@ def finish(proc: subprocess.Popen, log: Path, timeout: float = 900) -> int:
     try:
         return proc.wait(timeout)
     finally:
+        deadline = time.monotonic() + 30
+        while group_alive(proc.pid) and time.monotonic() < deadline:  # the JVM deletes its scratch as it exits
+            time.sleep(0.1)
         kill(proc)
         if proc.returncode not in (0, None, -signal.SIGKILL):
             print(log.read_text()[-4000:])
@@ -175,6 +187,7 @@ def test_concurrent_runs_give_the_tables_of_one_run(tmp_path, reference, scopes)
     procs = [start(a, run_env(tmp_path, f"p{i}"), tmp_path / f"p{i}.log") for i, a in enumerate(args)]
     codes = [finish(p, tmp_path / f"p{i}.log") for i, p in enumerate(procs)]
     assert codes == [0, 0]
+    assert not list(scratch(tmp_path).iterdir()), "a run that ends leaves no Spark scratch space behind"
     if scopes[0].startswith("--plants"):  # the supplier drop was in neither scope: land it as its own run
         assert finish(start(["--date", str(D1), "--to", str(D3), "--plants", "suppliers"], run_env(tmp_path, "s"),
                             tmp_path / "s.log"), tmp_path / "s.log") == 0
@@ -201,6 +214,7 @@ def test_the_store_going_away_fails_the_night_clearly_and_the_rerun_completes(tm
         assert time.monotonic() - started < 240  # bounded retries, not a hang
         log = (tmp_path / "a.log").read_text()
         assert f"the store at {store.endpoint}" in log and "did not answer" in log
+        assert not list(scratch(tmp_path).iterdir()), "a failed run leaves no Spark scratch space behind"
         with pytest.raises(StorageError, match="did not answer"):
             lake.count("bronze.telemetry")
 
