@@ -24,13 +24,20 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    text = (env.get(name) or "").strip()
-    if not text:
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    """A whole-number variable, ``default`` when unset; a malformed or out-of-range value names the variable."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
         return default
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{name}: {text!r} is not a positive whole number")
-    return int(text)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ class Settings:
             spark_delta=_flag(env.get("PLANTLAKE_SPARK_DELTA"), False),
             spark_s3a=_flag(env.get("PLANTLAKE_SPARK_S3A"), False),
             spark_jars=env.get("PLANTLAKE_SPARK_JARS") or None,
-            spark_cores=_positive_int(env, "PLANTLAKE_SPARK_CORES", os.cpu_count() or 2),
+            spark_cores=env_int(env, "PLANTLAKE_SPARK_CORES", os.cpu_count() or 2, 1),
             spark_conf=spark_conf_entries(env.get("PLANTLAKE_SPARK_CONF") or ""),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
             mlflow_artifacts_uri=_normalise_uri(env.get("PLANTLAKE_MLFLOW_ARTIFACTS") or str(home / "mlartifacts")),

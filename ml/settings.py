@@ -15,20 +15,9 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
+from lakehouse.settings import env_int
+
 DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -63,16 +52,16 @@ class MLSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> MLSettings:
         env = os.environ if environ is None else environ
         return cls(
-            horizon_days=_int(env, "PLANTLAKE_HORIZON_DAYS", 7, 1),
-            alert_budget=_int(env, "PLANTLAKE_ALERT_BUDGET", 3, 0),
+            horizon_days=env_int(env, "PLANTLAKE_HORIZON_DAYS", 7, 1),
+            alert_budget=env_int(env, "PLANTLAKE_ALERT_BUDGET", 3, 0),
             playbook=Path(env.get("PLANTLAKE_PLAYBOOK") or DEFAULT_PLAYBOOK).expanduser(),
             webhook_url=(env.get("PLANTLAKE_ALERT_WEBHOOK_URL") or "").strip() or None,
             webhook_token=(env.get("PLANTLAKE_ALERT_WEBHOOK_TOKEN") or "").strip() or None,
-            webhook_attempts=_int(env, "PLANTLAKE_ALERT_WEBHOOK_ATTEMPTS", 4, 1),
+            webhook_attempts=env_int(env, "PLANTLAKE_ALERT_WEBHOOK_ATTEMPTS", 4, 1),
             webhook_backoff_s=_float(env, "PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S", 0.5),
             webhook_backoff_max_s=_float(env, "PLANTLAKE_ALERT_WEBHOOK_BACKOFF_MAX_S", 8.0),
             webhook_timeout_s=_float(env, "PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S", 10.0),
-            threads=_int(env, "PLANTLAKE_ML_THREADS", 1, 1),
+            threads=env_int(env, "PLANTLAKE_ML_THREADS", 1, 1),
         )
 
 

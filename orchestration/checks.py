@@ -6,7 +6,6 @@ table's own rules). Checks on bronze and silver are blocking: bad data never flo
 gold. Failures show the column, the count and examples in the Dagster UI.
 """
 
-import os
 from collections.abc import Iterator, Mapping
 
 import dagster as dg
@@ -27,7 +26,7 @@ from sources.silver import DIMENSION_TABLES, EVENT_TABLES
 
 #: Rows validated at once. GX's pandas engine holds a frame of every row it checks: a night of
 #: the whole network's telemetry (140 M rows) would need over 16 GiB, a part of 4 M about 1.
-CHECK_PART_ROWS = int(os.environ.get("PLANTLAKE_CHECK_PART_ROWS", "4000000"))
+CHECK_PART_ROWS = partitions.ENV.check_part_rows
 
 #: Gold tables whose checks block what is downstream of them (the models read machine_daily).
 BLOCKING_GOLD = {gold.MACHINE_DAILY.name, gold.MACHINE_COMPONENT_DAILY.name}

@@ -15,6 +15,8 @@ from rich.table import Table
 from lakehouse import catalog
 from lakehouse.delta import VACUUM_RETENTION_HOURS, Lake
 from lakehouse.settings import get_settings
+from ml.settings import get_ml_settings
+from orchestration.environment import Orchestration
 from sources.importer import import_export
 from sources.simulator.cli import simulate
 
@@ -30,7 +32,12 @@ console = Console()
 
 @app.callback()
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False) -> None:
-    level = "DEBUG" if verbose else os.environ.get("PLANTLAKE_LOG_LEVEL", "INFO")
+    try:  # every variable plantlake reads: the lake's, the models', the orchestration's, the log level
+        get_settings(), get_ml_settings(), Orchestration.from_env()
+        level = "DEBUG" if verbose else _log_level(os.environ.get("PLANTLAKE_LOG_LEVEL"))
+    except ValueError as exc:  # a malformed setting: one line naming it, before any work starts
+        Console(stderr=True, soft_wrap=True).print(str(exc), style="red", markup=False)
+        raise typer.Exit(2) from None
     logging.basicConfig(
         level=level,
         format="%(message)s",
@@ -38,13 +45,15 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at
         handlers=[RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=True)],
         force=True,
     )
-    try:
-        get_settings()
-    except ValueError as exc:  # a malformed setting: one line naming it, before any work starts
-        Console(stderr=True, soft_wrap=True).print(str(exc), style="red", markup=False)
-        raise typer.Exit(2) from None
     for noisy in ("py4j", "botocore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _log_level(value: str | None) -> str:
+    level = (value or "INFO").strip().upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"PLANTLAKE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {value!r}")
+    return level
 
 
 @app.command()

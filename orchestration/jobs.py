@@ -1,7 +1,5 @@
 """Jobs and schedules: the nightly run of every layer, weekly retraining and weekly table maintenance."""
 
-import os
-
 import dagster as dg
 
 from orchestration import partitions
@@ -14,12 +12,9 @@ nightly_job = dg.define_asset_job(
     "(a range of nights runs as one run).",
 )
 
-#: Hour (UTC) of the nightly run: after the last plants' production day has ended.
-NIGHTLY_HOUR = int(os.environ.get("PLANTLAKE_NIGHTLY_HOUR", "6"))
-
 nightly_schedule = dg.build_schedule_from_partitioned_job(
     nightly_job,
-    hour_of_day=NIGHTLY_HOUR,
+    hour_of_day=partitions.NIGHTLY_HOUR,
     description="Every night: yesterday's partition, all plants.",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
@@ -47,7 +42,7 @@ retrain_job = dg.define_asset_job(
 #: Weekly retraining: Saturday (UTC), after the nightly run, so Sunday's night is scored by the new champion.
 retrain_schedule = dg.ScheduleDefinition(
     job=retrain_job,
-    cron_schedule=os.environ.get("PLANTLAKE_RETRAIN_CRON", "0 9 * * 6"),
+    cron_schedule=partitions.ENV.retrain_cron,
     execution_timezone="UTC",
     description="Every Saturday at 09:00 UTC (PLANTLAKE_RETRAIN_CRON), after the nightly run.",
     default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
-import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -26,17 +25,19 @@ import pyarrow.parquet as pq
 
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
+from orchestration.environment import Orchestration
 from sources.contracts import CONTRACTS, PLANT, QUARANTINE, contract
 from sources.landing import Drop, DropRejected, InvalidDrop, Outcome, list_complete, pending, plants_sending, record_all
 from sources.reader import DropResult, KnownIds, read_drop
 from sources.silver import DIMENSION_TABLES
 
 log = logging.getLogger(__name__)
+_ENV = Orchestration.from_env()
 
 #: Rows buffered per table before a commit (bounds memory on a full-network night).
-BUFFER_ROWS = int(os.environ.get("PLANTLAKE_LANDING_BUFFER_ROWS", "2000000"))
+BUFFER_ROWS = _ENV.landing_buffer_rows
 #: Drops read at once (Polars releases the GIL: two cores read a night about 1.5 times faster than one).
-READ_THREADS = max(1, int(os.environ.get("PLANTLAKE_LANDING_THREADS", str(os.cpu_count() or 1))))
+READ_THREADS = _ENV.landing_threads
 
 
 @dataclass

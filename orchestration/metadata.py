@@ -12,6 +12,7 @@ import pyarrow as pa
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
 from lakehouse.slices import Slices
+from orchestration import partitions
 
 
 def key(spec: TableSpec) -> dg.AssetKey:
@@ -35,14 +36,17 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
 def asset_spec(
     spec: TableSpec, kinds: set[str], deps: Iterable[TableSpec] = (), group: str | None = None
 ) -> dg.AssetSpec:
-    """An AssetSpec for a catalog table: key ``<layer>/<table>``, group = layer (unless given), schema and docs."""
+    """An AssetSpec for a catalog table: key ``<layer>/<table>``, group = layer (unless given), schema and docs;
+    the nightly gold tables carry the nightly freshness policy."""
+    group = group or spec.layer
     return dg.AssetSpec(
         key=key(spec),
         description=spec.description,
-        group_name=group or spec.layer,
+        group_name=group,
         kinds=kinds | {"delta"},
         deps=[key(d) for d in deps],
         metadata=static_metadata(spec),
+        freshness_policy=partitions.nightly_freshness if group == "gold" else None,
     )
 
 

@@ -9,7 +9,6 @@ the storage layer from the standard ``AWS_*`` variables.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import dagster as dg
 from pyspark.sql import SparkSession
@@ -17,6 +16,7 @@ from pyspark.sql import SparkSession
 from lakehouse.delta import Lake
 from lakehouse.settings import Settings, get_settings
 from lakehouse.spark import session
+from orchestration.environment import Orchestration
 from sources.landing import SUPPLIERS
 
 
@@ -84,7 +84,7 @@ class NightScope(dg.ConfigurableResource):
 
 
 def resources(env: str | None = None) -> dict[str, object]:
-    env = env or os.environ.get("PLANTLAKE_ENV", "local")
+    env = env or Orchestration.from_env().deployment
     if env == "local":
         lake, spark, mlflow = LakeResource(), SparkResource(), MLflowResource()
     elif env == "production":

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import hashlib
-import os
 from collections import defaultdict
 
 import dagster as dg
@@ -16,7 +15,7 @@ from orchestration.resources import LakeResource
 from sources.landing import pending
 
 #: How many recent nights the landing sensor watches for complete drops.
-SENSOR_DAYS = int(os.environ.get("PLANTLAKE_SENSOR_DAYS", "7"))
+SENSOR_DAYS = partitions.ENV.sensor_days
 
 
 def landing_requests(lake: Lake, landing_uri: str, today: dt.date, days: int = SENSOR_DAYS) -> list[dg.RunRequest]:

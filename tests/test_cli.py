@@ -57,6 +57,29 @@ def test_a_malformed_setting_stops_every_command_with_one_line(monkeypatch):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "line"),
+    [
+        ("PLANTLAKE_NIGHTLY_HOUR", "24", "PLANTLAKE_NIGHTLY_HOUR must be at most 23, got 24"),
+        ("PLANTLAKE_FRESHNESS_HOURS", "0", "PLANTLAKE_FRESHNESS_HOURS must be at least 1, got 0"),
+        ("PLANTLAKE_FIRST_DATE", "2025-13-01", "PLANTLAKE_FIRST_DATE must be a date (YYYY-MM-DD), got '2025-13-01'"),
+        ("PLANTLAKE_RETRAIN_CRON", "weekly", "PLANTLAKE_RETRAIN_CRON must be a cron expression of 5 fields"),
+        ("PLANTLAKE_LANDING_THREADS", "two", "PLANTLAKE_LANDING_THREADS must be a whole number, got 'two'"),
+        ("PLANTLAKE_HORIZON_DAYS", "7.5", "PLANTLAKE_HORIZON_DAYS must be a whole number, got '7.5'"),
+        ("PLANTLAKE_ENV", "prod", "PLANTLAKE_ENV must be 'local' or 'production', not 'prod'"),
+        ("PLANTLAKE_LOG_LEVEL", "loud", "PLANTLAKE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+    ],
+)
+def test_a_malformed_orchestration_or_model_variable_stops_the_run_before_it_starts(monkeypatch, variable, value,
+                                                                                      line):
+    """Read when the Dagster code location loads or a model trains: checked before any command's work."""
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(app, ["run", "--date", "2026-01-05"])
+    assert result.exit_code == 2
+    assert line in result.output
+    assert "Traceback" not in result.output
+
+
 def test_tables_history_and_maintain(monkeypatch, tmp_path):
     monkeypatch.setenv("PLANTLAKE_LAKE_URI", str(tmp_path / "lake"))
     lake = Lake()

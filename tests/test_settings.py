@@ -126,7 +126,7 @@ def test_a_malformed_spark_setting_is_refused_by_name(tmp_path):
         Settings.from_env({"PLANTLAKE_HOME": str(tmp_path),
                            "PLANTLAKE_SPARK_CONF": "spark.hadoop.fs.s3a.secret.key:hush"})
     assert "hush" not in str(refused.value)
-    with pytest.raises(ValueError, match="PLANTLAKE_SPARK_CORES: 'two' is not a positive whole number"):
+    with pytest.raises(ValueError, match="PLANTLAKE_SPARK_CORES must be a whole number, got 'two'"):
         Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CORES": "two"})
     assert Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CORES": " 8 "}).spark_cores == 8
 

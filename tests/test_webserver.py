@@ -8,18 +8,25 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from orchestration import partitions
 from orchestration.definitions import defs
+from orchestration.runs import DAGSTER_YAML
 from tests.servers import free_port, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
   schedules { name } sensors { name }
-  assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name } } } } } } } }"""
+  assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name } } }
+    internalFreshnessPolicy { ... on CronFreshnessPolicy { deadlineCron lowerBoundDeltaSeconds timezone } } } } } } }"""
+FRESHNESS = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
+  assetNodes { assetKey { path } freshnessStatusInfo { freshnessStatus } } } } } }"""
 
 
 def listening(port: int) -> bool:
@@ -53,7 +60,15 @@ def served(port: int) -> dict:
                    for c in n["assetChecksOrError"].get("checks", [])},
         "schedules": {s["name"] for s in repo["schedules"]},
         "sensors": {s["name"] for s in repo["sensors"]},
+        "freshness": {"/".join(n["assetKey"]["path"]): n["internalFreshnessPolicy"] for n in repo["assetNodes"]
+                      if n["internalFreshnessPolicy"]},
     }
+
+
+def freshness_status(port: int) -> dict[str, str | None]:
+    [repo] = graphql(port, FRESHNESS)["repositoriesOrError"]["nodes"]
+    return {"/".join(n["assetKey"]["path"]): (n["freshnessStatusInfo"] or {}).get("freshnessStatus")
+            for n in repo["assetNodes"]}
 
 
 def expected() -> dict:
@@ -63,6 +78,11 @@ def expected() -> dict:
         "checks": {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys},
         "schedules": {s.name for s in defs.schedules},
         "sensors": {s.name for s in defs.sensors},
+        "freshness": {  # the nightly gold tables: expected between the nightly run and 4 hours later, daily
+            k.to_user_string(): {"deadlineCron": f"0 {(partitions.NIGHTLY_HOUR + 4) % 24} * * *",
+                                 "lowerBoundDeltaSeconds": 4 * 3600, "timezone": "UTC"}
+            for k in graph.get_all_asset_keys() if graph.get(k).group_name == "gold"
+        },
     }
 
 
@@ -70,11 +90,11 @@ def expected() -> dict:
 def dagster_home(tmp_path):
     home = tmp_path / "dagster"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)  # as plantlake writes it for a new instance
     return home
 
 
-def test_webserver_lists_every_asset_check_schedule_and_sensor(dagster_home, tmp_path):
+def test_webserver_lists_every_asset_check_schedule_sensor_and_freshness_policy(dagster_home, tmp_path):
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
     log = tmp_path / "webserver.log"
@@ -88,13 +108,17 @@ def test_webserver_lists_every_asset_check_schedule_and_sensor(dagster_home, tmp
         assert served(port) == expected()
         assert {"nightly_schedule"} <= served(port)["schedules"]
         assert {"landing_sensor", "run_failure_recorder"} <= served(port)["sensors"]
+        assert {"gold/machine_daily", "gold/maintenance_alerts"} <= set(served(port)["freshness"])
     finally:
         stop(proc)
 
 
 def test_plantlake_ui_serves_dagster_and_mlflow_on_localhost_and_stops_them(dagster_home, tmp_path):
     port, mlflow_port = free_port(), free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "PLANTLAKE_HOME": str(tmp_path / "home")}
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:  # gold/oee_daily materialized just now
+        instance.report_runless_asset_event(dg.AssetMaterialization(["gold", "oee_daily"], partition="2026-01-05"))
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "PLANTLAKE_HOME": str(tmp_path / "home"),
+           "FRESHNESS_DAEMON_INTERVAL_SECONDS": "2"}
     log = tmp_path / "ui.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
@@ -108,6 +132,15 @@ def test_plantlake_ui_serves_dagster_and_mlflow_on_localhost_and_stops_them(dags
         with urllib.request.urlopen(f"http://127.0.0.1:{mlflow_port}/health", timeout=30) as response:
             assert response.read().strip() == b"OK"
         assert f"http://127.0.0.1:{port}" in log.read_text()
+        # The daemon of `dagster dev` evaluates the gold freshness policy: fresh since its last deadline once
+        # materialized, unknown until then; tables without the policy are not evaluated.
+        deadline = time.monotonic() + 120
+        while freshness_status(port)["gold/oee_daily"] != "HEALTHY" and time.monotonic() < deadline:
+            time.sleep(2)
+        status = freshness_status(port)
+        assert status["gold/oee_daily"] == "HEALTHY", log.read_text()[-3000:]
+        assert status["gold/machine_daily"] == "UNKNOWN"
+        assert status["silver/telemetry"] is None  # no policy: no freshness status
         outside = outside_address()
         if outside:  # bound to 127.0.0.1: nothing answers on the machine's network address
             for p in (port, mlflow_port):
