@@ -8,6 +8,7 @@ so that a malformed one stops it with one line naming the variable, not a traceb
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ class Orchestration:
     retrain_cron: str = "0 9 * * 6"
     sensor_days: int = 7
     landing_buffer_rows: int = 2_000_000
-    landing_threads: int = 2
+    landing_threads: int = os.cpu_count() or 1
     check_part_rows: int = 4_000_000
 
     @classmethod
@@ -49,6 +50,12 @@ class Orchestration:
             retrain_cron=retrain_cron,
             sensor_days=env_int(env, "PLANTLAKE_SENSOR_DAYS", cls.sensor_days, 1),
             landing_buffer_rows=env_int(env, "PLANTLAKE_LANDING_BUFFER_ROWS", cls.landing_buffer_rows, 1),
-            landing_threads=env_int(env, "PLANTLAKE_LANDING_THREADS", os.cpu_count() or 1, 1),
+            landing_threads=env_int(env, "PLANTLAKE_LANDING_THREADS", cls.landing_threads, 1),
             check_part_rows=env_int(env, "PLANTLAKE_CHECK_PART_ROWS", cls.check_part_rows, 1),
         )
+
+
+@functools.cache
+def current() -> Orchestration:
+    """This process's variables, read once: when the code location loads, every module sees the same values."""
+    return Orchestration.from_env()

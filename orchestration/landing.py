@@ -25,19 +25,18 @@ import pyarrow.parquet as pq
 
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
-from orchestration.environment import Orchestration
+from orchestration.environment import current
 from sources.contracts import CONTRACTS, PLANT, QUARANTINE, contract
 from sources.landing import Drop, DropRejected, InvalidDrop, Outcome, list_complete, pending, plants_sending, record_all
 from sources.reader import DropResult, KnownIds, read_drop
 from sources.silver import DIMENSION_TABLES
 
 log = logging.getLogger(__name__)
-_ENV = Orchestration.from_env()
 
 #: Rows buffered per table before a commit (bounds memory on a full-network night).
-BUFFER_ROWS = _ENV.landing_buffer_rows
+BUFFER_ROWS = current().landing_buffer_rows
 #: Drops read at once (Polars releases the GIL: two cores read a night about 1.5 times faster than one).
-READ_THREADS = _ENV.landing_threads
+READ_THREADS = current().landing_threads
 
 
 @dataclass

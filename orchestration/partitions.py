@@ -6,10 +6,10 @@ import datetime as dt
 
 import dagster as dg
 
-from orchestration.environment import Orchestration
+from orchestration.environment import current
 
 #: The orchestration's variables, read once when the code location loads (schedules, sensor, checks use them).
-ENV = Orchestration.from_env()
+ENV = current()
 
 #: First partition; set PLANTLAKE_FIRST_DATE earlier to land older history (the Azure export is 2014-2015).
 FIRST_DATE = ENV.first_date

@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 from lakehouse.delta import Lake
 from lakehouse.settings import Settings, get_settings
 from lakehouse.spark import session
-from orchestration.environment import Orchestration
+from orchestration.environment import current
 from sources.landing import SUPPLIERS
 
 
@@ -84,7 +84,7 @@ class NightScope(dg.ConfigurableResource):
 
 
 def resources(env: str | None = None) -> dict[str, object]:
-    env = env or Orchestration.from_env().deployment
+    env = env or current().deployment
     if env == "local":
         lake, spark, mlflow = LakeResource(), SparkResource(), MLflowResource()
     elif env == "production":
