@@ -18,26 +18,56 @@ from pathlib import Path
 SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PLANTLAKE_ALERT_WEBHOOK_TOKEN")
 
 
-def _flag(value: str | None, default: bool) -> bool:
-    if value is None or value.strip() == "":
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+#: A JVM memory size as Spark reads it: a whole number and an optional unit (no unit = MiB).
+_MEMORY = re.compile(r"\d+(b|k|kb|m|mb|g|gb|t|tb|p|pb)?", re.IGNORECASE)
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off variable, ``default`` when unset; a misspelt value is refused rather than read as off."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if raw not in _TRUE | _FALSE:
+        raise ValueError(f"{name} must be true or false (1/0, yes/no, on/off), got {env[name]!r}")
+    return raw in _TRUE
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     """A whole-number variable, ``default`` when unset; a malformed or out-of-range value names the variable."""
+    return _env_number(env, name, default, int, "a whole number", minimum, maximum)
+
+
+def env_float(env: Mapping[str, str], name: str, default: float, minimum: float,
+              maximum: float | None = None) -> float:
+    """A decimal variable, ``default`` when unset; a malformed or out-of-range value names the variable."""
+    return _env_number(env, name, default, float, "a number", minimum, maximum)
+
+
+def _env_number(env, name, default, parse, what, minimum, maximum):
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
+    if value != value or value < minimum:  # NaN is never in range
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return value
+
+
+def _memory(env: Mapping[str, str], name: str, default: str) -> str:
+    """A JVM memory size; checked here so that a typo stops the command, not the JVM's start minutes later."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not _MEMORY.fullmatch(raw) or int(re.match(r"\d+", raw).group()) == 0:
+        raise ValueError(f"{name} must be a memory size such as 512m or 4g, got {raw!r}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -85,10 +115,10 @@ class Settings:
             landing_uri=_normalise_uri(env.get("PLANTLAKE_LANDING_URI") or str(home / "landing")),
             spark_master=env.get("PLANTLAKE_SPARK_MASTER") or "local[*]",
             spark_remote=env.get("SPARK_REMOTE") or None,
-            spark_driver_memory=env.get("PLANTLAKE_SPARK_DRIVER_MEMORY") or "4g",
-            spark_ui=_flag(env.get("PLANTLAKE_SPARK_UI"), True),
-            spark_delta=_flag(env.get("PLANTLAKE_SPARK_DELTA"), False),
-            spark_s3a=_flag(env.get("PLANTLAKE_SPARK_S3A"), False),
+            spark_driver_memory=_memory(env, "PLANTLAKE_SPARK_DRIVER_MEMORY", "4g"),
+            spark_ui=env_flag(env, "PLANTLAKE_SPARK_UI", True),
+            spark_delta=env_flag(env, "PLANTLAKE_SPARK_DELTA", False),
+            spark_s3a=env_flag(env, "PLANTLAKE_SPARK_S3A", False),
             spark_jars=env.get("PLANTLAKE_SPARK_JARS") or None,
             spark_cores=env_int(env, "PLANTLAKE_SPARK_CORES", os.cpu_count() or 2, 1),
             spark_conf=spark_conf_entries(env.get("PLANTLAKE_SPARK_CONF") or ""),

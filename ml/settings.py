@@ -15,22 +15,9 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from lakehouse.settings import env_int
+from lakehouse.settings import env_float, env_int
 
 DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -58,9 +45,9 @@ class MLSettings:
             webhook_url=(env.get("PLANTLAKE_ALERT_WEBHOOK_URL") or "").strip() or None,
             webhook_token=(env.get("PLANTLAKE_ALERT_WEBHOOK_TOKEN") or "").strip() or None,
             webhook_attempts=env_int(env, "PLANTLAKE_ALERT_WEBHOOK_ATTEMPTS", 4, 1),
-            webhook_backoff_s=_float(env, "PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S", 0.5),
-            webhook_backoff_max_s=_float(env, "PLANTLAKE_ALERT_WEBHOOK_BACKOFF_MAX_S", 8.0),
-            webhook_timeout_s=_float(env, "PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S", 10.0),
+            webhook_backoff_s=env_float(env, "PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S", 0.5, 0.0),
+            webhook_backoff_max_s=env_float(env, "PLANTLAKE_ALERT_WEBHOOK_BACKOFF_MAX_S", 8.0, 0.0),
+            webhook_timeout_s=env_float(env, "PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S", 10.0, 0.1),
             threads=env_int(env, "PLANTLAKE_ML_THREADS", 1, 1),
         )
 

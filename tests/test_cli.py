@@ -68,10 +68,11 @@ def test_a_malformed_setting_stops_every_command_with_one_line(monkeypatch):
         ("PLANTLAKE_HORIZON_DAYS", "7.5", "PLANTLAKE_HORIZON_DAYS must be a whole number, got '7.5'"),
         ("PLANTLAKE_ENV", "prod", "PLANTLAKE_ENV must be 'local' or 'production', not 'prod'"),
         ("PLANTLAKE_LOG_LEVEL", "loud", "PLANTLAKE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL"),
+        ("PLANTLAKE_SPARK_DRIVER_MEMORY", "4 GB", "PLANTLAKE_SPARK_DRIVER_MEMORY must be a memory size"),
+        ("PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S", "soon", "PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S must be a number"),
     ],
 )
-def test_a_malformed_orchestration_or_model_variable_stops_the_run_before_it_starts(monkeypatch, variable, value,
-                                                                                      line):
+def test_a_malformed_variable_stops_the_run_before_it_starts(monkeypatch, variable, value, line):
     """Read when the Dagster code location loads or a model trains: checked before any command's work."""
     monkeypatch.setenv(variable, value)
     result = runner.invoke(app, ["run", "--date", "2026-01-05"])

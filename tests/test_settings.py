@@ -17,6 +17,7 @@ from lakehouse.settings import (
     secret_values,
 )
 from lakehouse.spark import base_config
+from ml.settings import MLSettings
 
 
 def test_defaults_need_no_server(tmp_path):
@@ -129,6 +130,45 @@ def test_a_malformed_spark_setting_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="PLANTLAKE_SPARK_CORES must be a whole number, got 'two'"):
         Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CORES": "two"})
     assert Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), "PLANTLAKE_SPARK_CORES": " 8 "}).spark_cores == 8
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("PLANTLAKE_SPARK_UI", "flase", "PLANTLAKE_SPARK_UI must be true or false (1/0, yes/no, on/off), got 'flase'"),
+        ("PLANTLAKE_SPARK_DELTA", "enabled", "PLANTLAKE_SPARK_DELTA must be true or false"),
+        ("PLANTLAKE_SPARK_DRIVER_MEMORY", "4 GB", "PLANTLAKE_SPARK_DRIVER_MEMORY must be a memory size such as 512m "
+                                                  "or 4g, got '4 GB'"),
+        ("PLANTLAKE_SPARK_DRIVER_MEMORY", "0g", "PLANTLAKE_SPARK_DRIVER_MEMORY must be a memory size"),
+        ("PLANTLAKE_SPARK_DRIVER_MEMORY", "4gib", "PLANTLAKE_SPARK_DRIVER_MEMORY must be a memory size"),
+    ],
+)
+def test_a_misspelt_switch_or_memory_size_is_refused_by_name(tmp_path, variable, value, message):
+    """A misspelt switch would otherwise read as off, and a bad memory size fail only when the JVM starts."""
+    with pytest.raises(ValueError) as refused:
+        Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), variable: value})
+    assert str(refused.value).startswith(message)
+
+
+def test_switches_and_memory_sizes_in_every_spelling_spark_reads(tmp_path):
+    def read(**env):
+        return Settings.from_env({"PLANTLAKE_HOME": str(tmp_path), **env})
+
+    assert [read(PLANTLAKE_SPARK_UI=v).spark_ui for v in ("0", "false", "No", " OFF ", "")] == [False] * 4 + [True]
+    assert [read(PLANTLAKE_SPARK_S3A=v).spark_s3a for v in ("1", "TRUE", "yes", "on", "")] == [True] * 4 + [False]
+    assert [read(PLANTLAKE_SPARK_DRIVER_MEMORY=v).spark_driver_memory for v in ("512m", "2G", "2048", "1gb", "")] \
+        == ["512m", "2G", "2048", "1gb", "4g"]
+
+
+def test_model_numbers_are_checked_by_name():
+    assert MLSettings.from_env({"PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S": "0"}).webhook_backoff_s == 0.0
+    assert MLSettings.from_env({"PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S": "2.5"}).webhook_timeout_s == 2.5
+    for value, message in [("fast", "must be a number, got 'fast'"), ("-1", "must be at least 0.0, got -1.0"),
+                           ("nan", "must be at least 0.0, got nan")]:
+        with pytest.raises(ValueError, match=f"PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S {message}"):
+            MLSettings.from_env({"PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S": value})
+    with pytest.raises(ValueError, match="PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S must be at least 0.1, got 0.0"):
+        MLSettings.from_env({"PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S": "0"})
 
 
 def test_storage_uris(tmp_path):
