@@ -185,10 +185,15 @@ def show(report: SoakReport, console: Console) -> None:
         table.add_row(str(f.night), str(f.max_files_per_partition), str(f.max_log_files),
                       str(f.max_files_on_disk_per_partition))
     console.print(table)
-    console.print(f"maintenance runs: {report.maintenance_runs}; failed: {report.failed_runs or 'none'}; "
-                  f"machine-days scored: {report.scored_rows:,}; "
-                  f"gold equal to a run without maintenance: {report.gold_differences or report.gold_equal}")
-    console.print(f"files and logs bounded: {report.unbounded() or 'yes'}")
+    console.print(f"maintenance runs: {report.maintenance_runs}; failed: {_listed(report.failed_runs, 'none')}; "
+                  f"machine-days scored: {report.scored_rows:,}")
+    equal = "not compared" if report.gold_differences is None else _listed(report.gold_differences, "yes", "no: ")
+    console.print(f"gold equal to a run without maintenance: {equal}")
+    console.print(f"files and logs bounded: {_listed(report.unbounded(), 'yes', 'no: ')}")
+
+
+def _listed(items: list[str], when_empty: str, prefix: str = "") -> str:
+    return prefix + "; ".join(items) if items else when_empty
 
 
 def main() -> None:
