@@ -92,10 +92,13 @@ class Slices:
     def outside(self, batch: pa.RecordBatch | pa.Table) -> pa.Array:
         """A boolean mask of the rows that lie outside every slice (nulls count as outside)."""
         values = batch.column(self.column)
-        whole = pa.array([v for v, p in self.parts if p is None], pa.date32())
-        inside = pc.is_in(values, value_set=whole)
-        for value, plants in self.narrowed.items():  # one comparison per date, no per-row key strings
-            ours = pc.and_(pc.equal(values, pa.scalar(value, values.type)),
+        dates_by_plants: dict[tuple[str, ...] | None, list[dt.date]] = {}
+        for value, plants in self.parts:
+            dates_by_plants.setdefault(plants, []).append(value)
+        inside = pc.is_in(values, value_set=pa.array(dates_by_plants.pop(None, []), pa.date32()))
+        # One pass per distinct set of plants, not per date: a backfill's nights mostly share theirs.
+        for plants, dates in dates_by_plants.items():
+            ours = pc.and_(pc.is_in(values, value_set=pa.array(dates, pa.date32())),
                            pc.is_in(batch.column("plant_id"), value_set=pa.array(plants, pa.string())))
             inside = pc.or_(inside, ours)
         return pc.invert(pc.fill_null(inside, False))

@@ -233,7 +233,7 @@ def demo(
     machines_per_plant: Annotated[int, typer.Option(help="Machines per plant.")] = 20,
     suppliers: Annotated[int, typer.Option(help="Suppliers.")] = 50,
     days: Annotated[int, typer.Option(
-        help="Nights to simulate and process, ending yesterday (the models need about 40 to train).")] = 60,
+        help="Nights to simulate and process, ending yesterday (the models need about 40 to train).")] = 45,
 ) -> None:
     """Simulate a small network, land and process every night, train and score, and show what was built."""
     from orchestration.demo import DemoNetwork, run_demo

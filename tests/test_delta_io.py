@@ -18,6 +18,7 @@ import pytest
 
 from lakehouse import storage
 from lakehouse.errors import PartitionValueError, SchemaMismatchError, TableNotFoundError
+from lakehouse.slices import Slices
 from tests.lakedata import READINGS, START, readings, sorted_rows
 
 D1, D2, D3 = START, START + dt.timedelta(days=1), START + dt.timedelta(days=2)
@@ -278,6 +279,19 @@ def test_several_slices_in_one_commit(lake):
     assert partition_bytes(lake, D3) == untouched
     with pytest.raises(PartitionValueError, match="outside the slice"):
         lake.replace_slices(READINGS, readings(D2, ["P01"]), {D1: None, D2: ["P02"]})
+
+
+def test_the_slice_mask_marks_exactly_the_rows_outside_every_slice():
+    """Whole nights, nights narrowed to different plants, and rows with no date or plant."""
+    D4 = D3 + dt.timedelta(days=1)
+    slices = Slices.of(READINGS, {D1: None, D2: ["P01", "P02"], D3: ["P01", "P02"], D4: ["P03"]})
+    rows = [(D1, "P09"), (D2, "P01"), (D2, "P03"), (D3, "P02"), (D4, "P03"), (D4, "P01"), (None, "P01"),
+            (D2, None), (D4 + dt.timedelta(days=1), "P03")]
+    batch = pa.table({"date": pa.array([d for d, _ in rows], pa.date32()), "plant_id": [p for _, p in rows]})
+    expected = [not (d == D1 or (d in (D2, D3) and p in ("P01", "P02")) or (d == D4 and p == "P03"))
+                for d, p in rows]
+    assert slices.outside(batch).to_pylist() == expected
+    assert expected == [False, False, True, False, False, True, True, True, True]
 
 
 def test_monthly_tables_slice_on_their_month_column(lake):

@@ -21,7 +21,8 @@ from mlflow.tracking import MlflowClient
 from lakehouse.delta import Lake
 from lakehouse.settings import get_settings, home_environment, plantlake_home
 from ml import alerts, features, forecast, registry, scoring
-from ml.labels import label_frame
+from ml.evaluation import feature_importance
+from ml.labels import LABEL, label_frame
 from ml.playbook import Playbook
 from ml.train import build_training_set, read_training_set, train_all, train_cost, train_failure
 from ml.training import TrainingDataError, fit_failure_model, time_split
@@ -65,6 +66,35 @@ def test_the_split_leaves_a_gap_of_h_days_before_the_holdout():
     assert split.train_end + dt.timedelta(days=7) < split.holdout_start  # no training label window reaches it
     with pytest.raises(TrainingDataError, match="too short"):
         time_split(dates.head(12), horizon_days=7)
+
+
+class _OneFeatureModel:
+    """Scores by ``signal`` alone and counts its calls: what permutation importance must find."""
+
+    categorical, numeric = ["line"], ["signal", "noise"]
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        self.calls += 1
+        p = 1 / (1 + np.exp(-4 * X["signal"].to_numpy()))
+        return np.column_stack([1 - p, p])
+
+
+def test_permutation_importance_names_the_feature_the_model_uses_in_few_calls():
+    rng = np.random.default_rng(3)
+    signal = rng.normal(size=400)
+    frame = pd.DataFrame({"line": rng.choice(["L1", "L2"], 400), "signal": signal, "noise": rng.normal(size=400),
+                          LABEL: (signal + rng.normal(scale=0.5, size=400) > 1).astype(int)})
+    model = _OneFeatureModel()
+    batched = feature_importance(model, frame)
+    assert model.calls == 2  # the rows as they are, then all three shuffled copies at once
+    assert batched.index[0] == "signal" and batched["signal"] > 0.3
+    assert batched["noise"] == 0 and batched["line"] == 0  # the model never reads them
+    one_by_one = feature_importance(model, frame, batch_features=1)
+    assert model.calls == 2 + 4
+    pd.testing.assert_series_equal(one_by_one, batched)  # batching changes the calls, not the result
 
 
 def test_missing_features_and_empty_windows_are_named(tmp_path):

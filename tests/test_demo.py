@@ -1,0 +1,31 @@
+"""`plantlake demo` end to end on a network of one night (too little to train on: the models' stages are
+covered by tests/test_ml.py and the soak's champion). ``make demo`` itself runs the 45-night default."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from rich.console import Console
+
+from lakehouse.delta import Lake
+from lakehouse.settings import plantlake_home
+from orchestration.demo import ONE_PLANNED_EVENT_PER_ASSET, DemoNetwork, nights, run_demo
+
+
+def test_the_demo_simulates_processes_and_shows_a_night(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    network = DemoNetwork(plants=2, machines_per_plant=3, suppliers=3, locations=6, days=1, scored_days=1)
+    console = Console(record=True, width=200)
+    with plantlake_home(tmp_path):
+        assert run_demo(console, network)
+        oee_rows = Lake().count("gold.oee_plant_daily")
+    text = console.export_text()
+    night, _ = nights(1)
+    assert f"ok  nights {night}..{night} in " in text  # one night: no backfill, no training
+    assert "retrain" not in text
+    assert "what was built" in text and "OEE per plant" in text and "top supplier risks" in text
+    assert oee_rows == 2  # one row per plant and night
+    assert all(name not in os.environ for name in ONE_PLANNED_EVENT_PER_ASSET)  # only for the demo's run
+    runs = dg.DagsterInstance.from_config(str(tmp_path / "dagster")).get_runs()
+    assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS]
