@@ -21,7 +21,7 @@ SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PLANTLAKE_ALE
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 #: A JVM memory size as Spark reads it: a whole number and an optional unit (no unit = MiB).
-_MEMORY = re.compile(r"\d+(b|k|kb|m|mb|g|gb|t|tb|p|pb)?", re.IGNORECASE)
+_MEMORY = re.compile(r"(\d+)(b|k|kb|m|mb|g|gb|t|tb|p|pb)?", re.IGNORECASE)
 
 
 def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -65,7 +65,8 @@ def _memory(env: Mapping[str, str], name: str, default: str) -> str:
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
-    if not _MEMORY.fullmatch(raw) or int(re.match(r"\d+", raw).group()) == 0:
+    size = _MEMORY.fullmatch(raw)
+    if not size or int(size.group(1)) == 0:
         raise ValueError(f"{name} must be a memory size such as 512m or 4g, got {raw!r}")
     return raw
 

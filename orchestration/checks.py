@@ -18,6 +18,7 @@ from lakehouse.catalog import TableSpec
 from lakehouse.delta import Filters, Lake
 from ml.tables import FAILURE_RISK, MAINTENANCE_ALERTS
 from orchestration import partitions
+from orchestration.environment import current
 from orchestration.metadata import key
 from orchestration.resources import LakeResource, NightScope
 from orchestration.spark_io import month_start
@@ -26,7 +27,7 @@ from sources.silver import DIMENSION_TABLES, EVENT_TABLES
 
 #: Rows validated at once. GX's pandas engine holds a frame of every row it checks: a night of
 #: the whole network's telemetry (140 M rows) would need over 16 GiB, a part of 4 M about 1.
-CHECK_PART_ROWS = partitions.ENV.check_part_rows
+CHECK_PART_ROWS = current().check_part_rows
 
 #: Gold tables whose checks block what is downstream of them (the models read machine_daily).
 BLOCKING_GOLD = {gold.MACHINE_DAILY.name, gold.MACHINE_COMPONENT_DAILY.name}

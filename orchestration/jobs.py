@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration import partitions
+from orchestration.environment import current
 
 nightly_job = dg.define_asset_job(
     "nightly",
@@ -42,7 +43,7 @@ retrain_job = dg.define_asset_job(
 #: Weekly retraining: Saturday (UTC), after the nightly run, so Sunday's night is scored by the new champion.
 retrain_schedule = dg.ScheduleDefinition(
     job=retrain_job,
-    cron_schedule=partitions.ENV.retrain_cron,
+    cron_schedule=current().retrain_cron,
     execution_timezone="UTC",
     description="Every Saturday at 09:00 UTC (PLANTLAKE_RETRAIN_CRON), after the nightly run.",
     default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -8,20 +8,17 @@ import dagster as dg
 
 from orchestration.environment import current
 
-#: The orchestration's variables, read once when the code location loads (schedules, sensor, checks use them).
-ENV = current()
-
 #: First partition; set PLANTLAKE_FIRST_DATE earlier to land older history (the Azure export is 2014-2015).
-FIRST_DATE = ENV.first_date
+FIRST_DATE = current().first_date
 
 #: The latest partition is yesterday (UTC): a night is processed once it has ended everywhere it can have.
 daily = dg.DailyPartitionsDefinition(start_date=FIRST_DATE, end_offset=0)
 
 #: Hour (UTC) of the nightly run: after the last plants' production day has ended.
-NIGHTLY_HOUR = ENV.nightly_hour
+NIGHTLY_HOUR = current().nightly_hour
 
 #: Hours the nightly run has to bring gold up to date (1 to 24); after that the UI shows gold as stale.
-FRESHNESS_HOURS = ENV.freshness_hours
+FRESHNESS_HOURS = current().freshness_hours
 
 #: Gold tables are expected to be materialized between the nightly run's hour and FRESHNESS_HOURS later,
 #: every day: what BI reads in the morning is last night's. Evaluated by the daemon (``dagster dev``).

@@ -10,12 +10,13 @@ import pyarrow as pa
 from lakehouse.delta import Lake
 from lakehouse.settings import redact
 from orchestration import partitions
+from orchestration.environment import current
 from orchestration.jobs import nightly_job
 from orchestration.resources import LakeResource
 from sources.landing import pending
 
 #: How many recent nights the landing sensor watches for complete drops.
-SENSOR_DAYS = partitions.ENV.sensor_days
+SENSOR_DAYS = current().sensor_days
 
 
 def landing_requests(lake: Lake, landing_uri: str, today: dt.date, days: int = SENSOR_DAYS) -> list[dg.RunRequest]:

@@ -51,22 +51,24 @@ def test_the_soak_verdict_names_what_grows():
     assert problem.startswith("after the maintenance of 2026-01-09:")
 
 
+def _shown(report: SoakReport) -> str:
+    console = Console(record=True, width=300)
+    show(report, console)
+    return console.export_text()
+
+
 def test_the_soak_summary_reads_as_sentences():
     steady = [(1, 3, 1), (2, 5, 2), (1, 2, 1)]
     good = _report([steady, steady])
     good.gold_differences, good.maintenance_runs = [], 2
-    console = Console(record=True, width=200)
-    show(good, console)
-    text = console.export_text()
+    text = _shown(good)
     assert "failed: none;" in text
     assert "gold equal to a run without maintenance: yes" in text
     assert "files and logs bounded: yes" in text
 
     bad = _report([steady, steady, [(1, 3, 1), (2, 7, 2), (1, 2, 1)]])
     bad.failed_runs = ["night 2026-01-08"]
-    console = Console(record=True, width=300)
-    show(bad, console)
-    text = console.export_text()
+    text = _shown(bad)
     assert "failed: night 2026-01-08;" in text
     assert "gold equal to a run without maintenance: not compared" in text
     assert "files and logs bounded: no: max_log_files 7 on 2026-01-08, above the second week's 5" in text
