@@ -12,11 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
-
 from lakehouse.settings import plantlake_home
-from orchestration.runs import failures, run_nights
 from sources.simulator import SimulationConfig, simulate
+from tests.backfill import backfill
 
 
 @dataclass(frozen=True)
@@ -41,9 +39,7 @@ def build(home: Path, network: TrainingNetwork = TrainingNetwork()) -> None:
             machines_per_plant=network.machines_per_plant, suppliers=4, locations=8, seed=network.seed,
             format="parquet", telemetry_interval_s=network.telemetry_interval_s,
         ))
-        result = run_nights(network.start, network.end, dagster_instance=dg.DagsterInstance.ephemeral(),
-                            log_level="WARNING")
-        problems = failures(result)
+        problems = backfill(network.start, network.end)
         assert not problems, problems
 
 

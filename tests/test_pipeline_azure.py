@@ -1,10 +1,11 @@
 """The real Azure PdM plant export runs through bronze, silver and gold.machine_daily as one more plant,
 and the failure model's training code clears its floor on it.
 
-The export is imported into daily drops with its mapping, then a backfill lands every night
-from its first maintenance record (2014-06-01, which also carries the machine master) to the
-end of its telemetry (2015-04-01). It runs as the CLI does, in a subprocess: its dates need
-partitions from 2014 (PLANTLAKE_FIRST_DATE), read when the Dagster code location loads.
+The export is imported into daily drops with its mapping (``plantlake import``), then one
+backfill run lands every night from its first maintenance record (2014-06-01, which also
+carries the machine master) to the end of its telemetry (2015-04-01). Both run in subprocesses:
+the dates need partitions from 2014 (PLANTLAKE_FIRST_DATE), read when the Dagster code location
+loads. The backfill is ``tests.backfill``'s: the CLI's job and range, with run history in memory.
 The floor (README, Models): with a 24-hour horizon, on a time split, holdout PR-AUC at least
 5 times the base rate.
 """
@@ -28,9 +29,8 @@ AZURE = ROOT.parent / "shared" / "datasets" / "azure_pdm"
 FIRST_NIGHT, LAST_NIGHT, END_NIGHT = dt.date(2014, 6, 1), dt.date(2015, 1, 14), dt.date(2015, 4, 1)
 
 
-def plantlake(*args: str, env: dict) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(Path(sys.executable).parent / "plantlake"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1200)
+def process(command: list[str], env: dict) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
@@ -41,8 +41,9 @@ def azure(tmp_path_factory):
     env = {**os.environ, "PLANTLAKE_HOME": str(home), "PLANTLAKE_FIRST_DATE": "2014-01-01",
            "DAGSTER_HOME": str(home / "dagster"), "PLANTLAKE_LOG_LEVEL": "WARNING"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    plantlake("import", "--mapping", "azure_pdm", "--source", str(AZURE), env=env)
-    plantlake("run", "--date", FIRST_NIGHT.isoformat(), "--to", END_NIGHT.isoformat(), env=env)
+    process([str(Path(sys.executable).parent / "plantlake"), "import", "--mapping", "azure_pdm",
+             "--source", str(AZURE)], env=env)
+    process([sys.executable, "-m", "tests.backfill", FIRST_NIGHT.isoformat(), END_NIGHT.isoformat()], env=env)
     return home, env
 
 
