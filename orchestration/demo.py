@@ -29,10 +29,6 @@ from sources.simulator import SimulationConfig, simulate
 log = logging.getLogger(__name__)
 
 SCORING = [key(spec) for spec in (FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST)]
-#: Dagster's opt-in for a run over many partitions: one "materialization planned" event per asset
-#: instead of one per asset and night (2,300 SQLite writes, about a minute, for the demo's backfill).
-#: Its price: a failed run's partitions are not marked failed in the UI; the demo reports failures itself.
-ONE_PLANNED_EVENT_PER_ASSET = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
 
 
 @dataclass(frozen=True)
@@ -88,9 +84,9 @@ def _stage(console: Console, label: str, work: str, run) -> bool:
 def process(start: dt.date, end: dt.date, console: Console, scored_days: int = 14) -> bool:
     """Backfill every night as one run, train, then score the last ``scored_days`` nights with the champions."""
     label = f"nights {start}..{end}" + (" (one backfill run)" if end > start else "")
-    with environment(ONE_PLANNED_EVENT_PER_ASSET):
-        ok = _stage(console, label, "landing, silver, gold, checks",
-                    lambda: run_nights(start, end, log_level="WARNING"))
+    # one planned event per asset: the demo reports failures itself (runs.ONE_PLANNED_EVENT_PER_ASSET)
+    ok = _stage(console, label, "landing, silver, gold, checks",
+                lambda: run_nights(start, end, log_level="WARNING", planned_per_asset=True))
     if end == start:
         return ok  # one night is too little to train on
     with environment({"PLANTLAKE_ML_THREADS": str(os.cpu_count() or 1)}):  # Spark is idle while models train

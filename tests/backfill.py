@@ -17,16 +17,13 @@ import sys
 
 import dagster as dg
 
-from lakehouse.settings import environment
-from orchestration.demo import ONE_PLANNED_EVENT_PER_ASSET
 from orchestration.runs import failures, run_nights
 
 
 def backfill(start: dt.date, end: dt.date) -> list[str]:
     """Run every night from ``start`` to ``end`` as one run; the failed steps and checks, if any."""
-    with environment(ONE_PLANNED_EVENT_PER_ASSET):
-        result = run_nights(start, end, dagster_instance=dg.DagsterInstance.ephemeral(), log_level="WARNING")
-    return failures(result)
+    return failures(run_nights(start, end, dagster_instance=dg.DagsterInstance.ephemeral(), log_level="WARNING",
+                               planned_per_asset=True))
 
 
 if __name__ == "__main__":

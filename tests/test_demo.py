@@ -10,7 +10,8 @@ from rich.console import Console
 
 from lakehouse.delta import Lake
 from lakehouse.settings import plantlake_home
-from orchestration.demo import ONE_PLANNED_EVENT_PER_ASSET, DemoNetwork, nights, run_demo
+from orchestration.demo import DemoNetwork, nights, run_demo
+from orchestration.runs import ONE_PLANNED_EVENT_PER_ASSET
 
 
 def test_the_demo_simulates_processes_and_shows_a_night(tmp_path, monkeypatch):

@@ -39,7 +39,7 @@ def process(command: list[str], env: dict) -> subprocess.CompletedProcess:
 def azure(tmp_path_factory):
     home = tmp_path_factory.mktemp("azure")
     env = {**os.environ, "PLANTLAKE_HOME": str(home), "PLANTLAKE_FIRST_DATE": "2014-01-01",
-           "DAGSTER_HOME": str(home / "dagster"), "PLANTLAKE_LOG_LEVEL": "WARNING"}
+           "PLANTLAKE_LOG_LEVEL": "WARNING"}
     env.pop("MLFLOW_TRACKING_URI", None)
     process([str(Path(sys.executable).parent / "plantlake"), "import", "--mapping", "azure_pdm",
              "--source", str(AZURE)], env=env)
