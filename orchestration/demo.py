@@ -188,9 +188,10 @@ def run_demo(console: Console, network: DemoNetwork = DemoNetwork()) -> bool:
     summary(Lake(), console)
     console.print(
         "\nNext:\n"
-        "  make ui                                   Dagster UI http://127.0.0.1:3000 (runs, lineage, checks)\n"
-        "                                            MLflow UI  http://127.0.0.1:5000\n"
+        "  make ui\n"
+        "      Dagster UI http://127.0.0.1:3000   runs, lineage, checks\n"
+        "      MLflow UI  http://127.0.0.1:5000   experiments, registered models\n"
         '  plantlake sql "SELECT * FROM gold.oee_daily LIMIT 10"\n'
-        f"  plantlake run --date {end}                 process a night again (idempotent)"
+        f"  plantlake run --date {end}    process a night again (idempotent)"
     )
     return ok

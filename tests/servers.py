@@ -19,6 +19,12 @@ from pathlib import Path
 import pyarrow.fs as pafs
 
 
+def venv_command(name: str) -> str:
+    """A console script installed beside this interpreter (plantlake, dagster-webserver), so a
+    subprocess runs the same installation as the test, whatever PATH holds."""
+    return str(Path(sys.executable).parent / name)
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:

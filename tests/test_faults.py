@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from lakehouse.snapshot import contents, differences
 from orchestration.ui import group_alive
 from sources.landing import list_complete
 from tests.pipeline import START, tiny_network
-from tests.servers import SeaweedFS
+from tests.servers import SeaweedFS, venv_command
 
 ROOT = Path(__file__).resolve().parents[1]
 D1, D2, D3 = START, START + dt.timedelta(days=1), START + dt.timedelta(days=2)
@@ -56,7 +55,7 @@ def scratch(home: Path) -> Path:
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("wb") as sink:
-        return subprocess.Popen([str(Path(sys.executable).parent / "plantlake"), "run", *args], cwd=ROOT, env=env,
+        return subprocess.Popen([venv_command("plantlake"), "run", *args], cwd=ROOT, env=env,
                                 stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
 

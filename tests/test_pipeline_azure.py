@@ -23,6 +23,7 @@ import pytest
 
 from lakehouse.delta import Lake
 from lakehouse.settings import Settings
+from tests.servers import venv_command
 
 ROOT = Path(__file__).resolve().parents[1]
 AZURE = ROOT.parent / "shared" / "datasets" / "azure_pdm"
@@ -41,7 +42,7 @@ def azure(tmp_path_factory):
     env = {**os.environ, "PLANTLAKE_HOME": str(home), "PLANTLAKE_FIRST_DATE": "2014-01-01",
            "PLANTLAKE_LOG_LEVEL": "WARNING"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    process([str(Path(sys.executable).parent / "plantlake"), "import", "--mapping", "azure_pdm",
+    process([venv_command("plantlake"), "import", "--mapping", "azure_pdm",
              "--source", str(AZURE)], env=env)
     process([sys.executable, "-m", "tests.backfill", FIRST_NIGHT.isoformat(), END_NIGHT.isoformat()], env=env)
     return home, env

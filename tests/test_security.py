@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -20,6 +19,7 @@ from lakehouse.delta import Lake
 from lakehouse.settings import Settings, plantlake_home
 from sources import mapping
 from tests.pipeline import START, tiny_network
+from tests.servers import venv_command
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBHOOK_SECRET = "whk-secret-4f9e2c81d7"
@@ -36,7 +36,7 @@ def test_a_night_on_s3_never_logs_or_records_a_secret(s3, tmp_path):
            "PLANTLAKE_LAKE_URI": "s3://plantlake-test/security/lake", "DAGSTER_HOME": str(dagster_home),
            "PLANTLAKE_LOG_LEVEL": "DEBUG", "PLANTLAKE_ALERT_WEBHOOK_TOKEN": WEBHOOK_SECRET,
            "PLANTLAKE_SPARK_DRIVER_MEMORY": "1g"}
-    done = subprocess.run([str(Path(sys.executable).parent / "plantlake"), "--verbose", "run", "--date",
+    done = subprocess.run([venv_command("plantlake"), "--verbose", "run", "--date",
                            START.isoformat()], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     secrets = [s3.secret_key, WEBHOOK_SECRET]

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from orchestration import partitions
 from orchestration.definitions import defs
 from orchestration.runs import DAGSTER_YAML
-from tests.servers import free_port, stop, wait_for_port
+from tests.servers import free_port, stop, venv_command, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
@@ -100,7 +99,7 @@ def test_webserver_lists_every_asset_check_schedule_sensor_and_freshness_policy(
     log = tmp_path / "webserver.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
+            [venv_command("dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
              "-p", str(port)], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )
     try:
@@ -122,7 +121,7 @@ def test_plantlake_ui_serves_dagster_and_mlflow_on_localhost_and_stops_them(dags
     log = tmp_path / "ui.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "plantlake"), "ui", "--port", str(port), "--mlflow-port",
+            [venv_command("plantlake"), "ui", "--port", str(port), "--mlflow-port",
              str(mlflow_port)], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )
     try:
