@@ -22,6 +22,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 #: A JVM memory size as Spark reads it: a whole number and an optional unit (no unit = MiB).
 _MEMORY = re.compile(r"(\d+)(b|k|kb|m|mb|g|gb|t|tb|p|pb)?", re.IGNORECASE)
+#: A name Glue and Athena accept for a database: lower-case letters, digits and underscores.
+_GLUE_NAME = re.compile(r"[a-z][a-z0-9_]{0,200}")
 
 
 def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -71,6 +73,14 @@ def _memory(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def glue_prefix(value: str, source: str = "PLANTLAKE_GLUE_DATABASE_PREFIX") -> str:
+    """The prefix of the Glue databases (``<prefix>_<layer>``), checked: Athena refuses other names."""
+    if not _GLUE_NAME.fullmatch(value):
+        raise ValueError(f"{source} must be lower-case letters, digits and underscores, "
+                         f"starting with a letter, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class S3Settings:
     """Credentials and endpoint of an S3-compatible store, from the standard ``AWS_*`` variables."""
@@ -104,6 +114,8 @@ class Settings:
     spark_conf: tuple[tuple[str, str], ...] = ()
     mlflow_tracking_uri: str = ""
     mlflow_artifacts_uri: str = ""
+    glue_database_prefix: str = "plantlake"
+    glue_endpoint_url: str | None = None
     s3: S3Settings = field(default_factory=S3Settings)
 
     @classmethod
@@ -125,6 +137,8 @@ class Settings:
             spark_conf=spark_conf_entries(env.get("PLANTLAKE_SPARK_CONF") or ""),
             mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}",
             mlflow_artifacts_uri=_normalise_uri(env.get("PLANTLAKE_MLFLOW_ARTIFACTS") or str(home / "mlartifacts")),
+            glue_database_prefix=glue_prefix(env.get("PLANTLAKE_GLUE_DATABASE_PREFIX") or "plantlake"),
+            glue_endpoint_url=env.get("AWS_ENDPOINT_URL_GLUE") or None,
             s3=S3Settings(
                 access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
                 secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,

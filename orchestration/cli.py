@@ -14,6 +14,7 @@ from rich.table import Table
 
 from lakehouse import catalog
 from lakehouse.delta import VACUUM_RETENTION_HOURS, Lake
+from lakehouse.errors import LakeError
 from lakehouse.settings import get_settings
 from ml.settings import get_ml_settings
 from orchestration.environment import Orchestration
@@ -131,6 +132,40 @@ def maintain(
             f"{spec.name}: {compacted.get('numFilesRemoved', 0)} files compacted into "
             f"{compacted.get('numFilesAdded', 0)}, {vacuumed['numFilesDeleted']} files vacuumed"
         )
+
+
+@app.command()
+def publish(
+    layers: Annotated[
+        list[str] | None, typer.Option("--layer", help="Publish this layer (repeatable; default: gold).")
+    ] = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option(help="Glue databases are <prefix>_<layer> "
+                          "(default: $PLANTLAKE_GLUE_DATABASE_PREFIX or plantlake)."),
+    ] = None,
+) -> None:
+    """Register the lake's tables in the AWS Glue Data Catalog, so Athena and BI tools can query them."""
+    from lakehouse.glue import glue_client
+    from lakehouse.glue import publish as publish_tables
+
+    settings = get_settings()
+    unknown = sorted(set(layers or ()) - set(catalog.LAYERS))
+    if unknown:
+        raise typer.BadParameter(f"unknown layer {', '.join(unknown)}; one of {', '.join(catalog.LAYERS)}",
+                                 param_hint="--layer")
+    specs = [spec for layer in (layers or ["gold"]) for spec in catalog.tables(layer)]
+    try:
+        done = publish_tables(Lake(settings=settings), specs, glue_client(settings),
+                              prefix or settings.glue_database_prefix)
+    except (LakeError, ValueError) as exc:
+        Console(stderr=True, soft_wrap=True).print(str(exc), style="red", markup=False)
+        raise typer.Exit(1) from None
+    out = Table("table", "Glue entry", title=f"Glue Data Catalog ({len(specs)} tables)")
+    for outcome in ("created", "updated", "unchanged", "missing"):
+        for name in getattr(done, outcome):
+            out.add_row(name, "not in the lake yet" if outcome == "missing" else outcome)
+    console.print(out)
 
 
 app.command()(simulate)
