@@ -41,9 +41,13 @@ class Column:
     nullable: bool = True
     unit: str | None = None
 
+    @property
+    def comment(self) -> str:
+        """The description with its unit: what the Delta schema, Dagster and Glue show for the column."""
+        return f"{self.description} [{self.unit}]" if self.unit else self.description
+
     def field(self) -> pa.Field:
-        comment = f"{self.description} [{self.unit}]" if self.unit else self.description
-        return pa.field(self.name, self.type, nullable=self.nullable, metadata={"comment": comment})
+        return pa.field(self.name, self.type, nullable=self.nullable, metadata={"comment": self.comment})
 
 
 def col(name: str, type_: pa.DataType, description: str, *, nullable: bool = True, unit: str | None = None) -> Column:

@@ -19,6 +19,7 @@ from lakehouse.catalog import BOOL, DATE, FLOAT64, INT32, INT64, STRING, TIMESTA
 from lakehouse.delta import Lake
 from lakehouse.errors import LakeError
 from lakehouse.settings import Settings, glue_prefix
+from lakehouse.storage import is_s3
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,8 @@ def _shorten(text: str, limit: int) -> str:
 
 def table_input(spec: TableSpec, location: str) -> dict[str, Any]:
     """The Glue ``TableInput`` of ``spec`` stored at ``location`` (an ``s3://`` URI)."""
-    columns = [
-        {"Name": c.name, "Type": HIVE_TYPES[c.type], "Comment": _shorten(c.field().metadata[b"comment"].decode(),
-                                                                        COMMENT_LIMIT)}
-        for c in spec.columns
-    ]
+    columns = [{"Name": c.name, "Type": HIVE_TYPES[c.type], "Comment": _shorten(c.comment, COMMENT_LIMIT)}
+               for c in spec.columns]
     return {
         "Name": spec.table,
         "Description": _shorten(spec.description, DESCRIPTION_LIMIT),
@@ -110,7 +108,7 @@ def publish(lake: Lake, specs: Iterable[TableSpec], client, prefix: str) -> Publ
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if not lake.root.startswith("s3://"):
+    if not is_s3(lake.root):
         raise CatalogError(f"Glue tables point at S3: the lake is at {lake.root}; "
                            "set PLANTLAKE_LAKE_URI=s3://bucket/prefix")
     glue_prefix(prefix, "the Glue database prefix")

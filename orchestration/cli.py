@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -37,8 +37,7 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at
         get_settings(), get_ml_settings(), Orchestration.from_env()
         level = "DEBUG" if verbose else _log_level(os.environ.get("PLANTLAKE_LOG_LEVEL"))
     except ValueError as exc:  # a malformed setting: one line naming it, before any work starts
-        Console(stderr=True, soft_wrap=True).print(str(exc), style="red", markup=False)
-        raise typer.Exit(2) from None
+        _exit_with(exc, 2)
     logging.basicConfig(
         level=level,
         format="%(message)s",
@@ -48,6 +47,21 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at
     )
     for noisy in ("py4j", "botocore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _exit_with(error: Exception, code: int) -> NoReturn:
+    """One red line on stderr instead of a traceback, then exit with ``code``."""
+    Console(stderr=True, soft_wrap=True).print(str(error), style="red", markup=False)
+    raise typer.Exit(code) from None
+
+
+def _layers(values: list[str]) -> list[str]:
+    """``--layer`` values, checked against the catalog's layers."""
+    unknown = sorted(set(values) - set(catalog.LAYERS))
+    if unknown:
+        raise typer.BadParameter(f"unknown layer {', '.join(unknown)}; one of {', '.join(catalog.LAYERS)}",
+                                 param_hint="--layer")
+    return values
 
 
 def _log_level(value: str | None) -> str:
@@ -80,7 +94,7 @@ def tables(
     table.add_column("table", no_wrap=True)
     for name in ("partitioned by", "natural key", "version", "description"):
         table.add_column(name)
-    for spec in catalog.tables(layer):
+    for spec in catalog.tables(_layers([layer])[0] if layer else None):
         version = lake.version(spec)
         table.add_row(
             spec.name,
@@ -150,17 +164,12 @@ def publish(
     from lakehouse.glue import publish as publish_tables
 
     settings = get_settings()
-    unknown = sorted(set(layers or ()) - set(catalog.LAYERS))
-    if unknown:
-        raise typer.BadParameter(f"unknown layer {', '.join(unknown)}; one of {', '.join(catalog.LAYERS)}",
-                                 param_hint="--layer")
-    specs = [spec for layer in (layers or ["gold"]) for spec in catalog.tables(layer)]
+    specs = [spec for layer in _layers(layers or ["gold"]) for spec in catalog.tables(layer)]
     try:
         done = publish_tables(Lake(settings=settings), specs, glue_client(settings),
                               prefix or settings.glue_database_prefix)
     except (LakeError, ValueError) as exc:
-        Console(stderr=True, soft_wrap=True).print(str(exc), style="red", markup=False)
-        raise typer.Exit(1) from None
+        _exit_with(exc, 1)
     out = Table("table", "Glue entry", title=f"Glue Data Catalog ({len(specs)} tables)")
     for outcome in ("created", "updated", "unchanged", "missing"):
         for name in getattr(done, outcome):

@@ -25,7 +25,7 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
             dg.TableColumn(
                 name=c.name,
                 type=str(c.type),
-                description=c.description + (f" [{c.unit}]" if c.unit else ""),
+                description=c.comment,
                 constraints=dg.TableColumnConstraints(nullable=c.nullable),
             )
             for c in spec.columns

@@ -101,6 +101,8 @@ def test_tables_history_and_maintain(monkeypatch, tmp_path):
         lake.append("ops.table_maintenance", pa.table(row))
     result = runner.invoke(app, ["tables", "--layer", "ops"])
     assert result.exit_code == 0 and "ops.table_maintenance" in result.output
+    result = runner.invoke(app, ["tables", "--layer", "opps"])  # a typo is refused, not an empty list
+    assert result.exit_code == 2 and "unknown layer opps" in result.output
     result = runner.invoke(app, ["history", "ops.table_maintenance"])
     assert result.exit_code == 0 and "WRITE" in result.output
     result = runner.invoke(app, ["maintain", "ops.table_maintenance", "--vacuum-hours", "168"])
