@@ -68,7 +68,7 @@ def register_snapshot(con: duckdb.DuckDBPyConnection, lake: Lake, start: dt.date
 
 
 def machine_daily_sql(start: dt.date, end: dt.date) -> str:
-    """gold.machine_daily for ``start``..``end`` in DuckDB SQL (the README's Machine health definitions)."""
+    """gold.machine_daily for ``start``..``end`` in DuckDB SQL (docs/kpis.md, Machine health)."""
     window = max(gold.DRIFT_WINDOWS)
     stats = ",\n".join(
         f"avg({s}::DOUBLE) AS {s}_mean, stddev_samp({s}::DOUBLE) AS {s}_std, max({s}::DOUBLE) AS {s}_max"

@@ -27,9 +27,9 @@ from great_expectations.execution_engine import pandas_execution_engine
 
 log = logging.getLogger(__name__)
 
-#: GX fingerprints every frame under 1 GB by hashing all its rows, twice a validation: 1.3 s of
-#: 3.3 s for 2.3 M telemetry rows. The fingerprint only labels the batch in GX's results, which
-#: the checks do not keep, so no frame is hashed.
+#: GX fingerprints every frame under 1 GB by hashing all its rows, twice a validation: a large
+#: share of a validation's time (docs/performance.md). The fingerprint only labels the batch in
+#: GX's results, which the checks do not keep, so no frame is hashed.
 pandas_execution_engine.HASH_THRESHOLD = 0
 
 _LOCK = threading.Lock()

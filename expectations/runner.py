@@ -1,22 +1,21 @@
 """Validate an Arrow table (the slice just written) against its suite and say what failed.
 
-Engine: GX's pandas engine on a frame converted from Arrow. Measured on the 2-core dev
-machine with 1.5M rows x 16 columns of ``bronze.telemetry`` and its contract suite
-(``python -m bench.expectations_bench [--bad] [--spark]``): 1.0 s in all (Arrow to pandas
-about 0.1 s), 1.8 s when 10% of the rows break three expectations; GX's Spark engine needed
-70-90 s for the same suite (6-12 s session start, 18-26 s to load the Arrow table, 47-68 s
-of validation jobs). The asset checks hold the slice as Arrow already, so pandas wins. GX
-works in two passes (met or not, then details of what failed), does not fingerprint the
-frame, and drops no rows for missing values where there are none: 4.1 s before these.
-Memory is the limit instead: validate a slice (a date, or a date and some plants), not a
-table, and a large slice in parts (:func:`validate_parts`).
+Engine: GX's pandas engine on a frame converted from Arrow. The asset checks hold the slice
+as Arrow already; GX's Spark engine would add a session start, loading the table and a
+validation job per expectation, far slower for the same suite (the figures, and
+``python -m bench.expectations_bench [--bad] [--spark]`` to measure them, are in
+docs/performance.md). GX works in two passes (met or not, then details of what failed), does
+not fingerprint the frame, and drops no rows for missing values where there are none:
+together several times faster than GX's defaults, with the same findings. Memory is the
+limit instead: validate a slice (a date, or a date and some plants), not a table, and a
+large slice in parts (:func:`validate_parts`).
 
 Column types are checked here, on the Arrow schema, before GX: a suite's
 ``expect_column_values_to_be_of_type`` expectations name Arrow types, which the pandas
 frame cannot show faithfully. Expectations on a missing or mistyped column are skipped
 (and listed) rather than run into errors. Not-null and uniqueness expectations that the
 Arrow table proves met (no missing value; no repeated key, found by Polars) are counted as
-met without GX computing them again: on 3.5 M telemetry rows they were 1.3 s of GX's 1.6 s.
+met without GX computing them again: they were most of GX's time on telemetry.
 When the proof fails, GX computes them and reports what broke them, as for any other.
 """
 
@@ -130,9 +129,9 @@ def _proven(kind: str, columns: list[str], data: pa.Table, missing: set[str]) ->
 def _unscreened(e, columns: list[str], missing: set[str]):
     """``e``'s configuration, without its screen for missing values when its columns have none.
 
-    The verdict is the same; GX would copy the whole frame to drop no row (0.7 s of 1.7 s for
-    2.3 M telemetry rows, for the natural key before it was proven on Arrow; the pair rules
-    still gain).
+    The verdict is the same; GX would copy the whole frame to drop no row (a large share of a
+    validation's time: docs/performance.md; the pair rules gain, and the natural key where it
+    is not proven on Arrow).
     """
     kwargs = e.configuration.kwargs
     if kwargs.get("ignore_row_if") in (None, "never", "neither") or missing.intersection(columns):

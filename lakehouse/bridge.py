@@ -1,4 +1,4 @@
-"""Spark reads and writes Delta tables through delta-rs (DESIGN.md, Storage).
+"""Spark reads and writes Delta tables through delta-rs (docs/storage.md, docs/architecture.md).
 
 Reads take the snapshot's file list from delta-rs (partition-pruned) and hand it to
 ``spark.read.parquet`` where Spark can reach the files, go through Arrow where it

@@ -2,8 +2,8 @@
 
 A :class:`TableSpec` names a table (``layer.table``), its Arrow schema with a description
 per column, its partition columns and its natural key. Writers validate against it,
-quality suites and Dagster metadata are built from it, and the README's table list is
-generated from it.
+quality suites and Dagster metadata are built from it, and the docs' table reference
+(docs/reference/tables.md, written by ``make docs``) is generated from it.
 
 Layers declare their tables where the knowledge lives (bronze tables derive from the
 feed contracts in ``sources``) and publish them through the ``plantlake.tables`` entry
@@ -108,7 +108,7 @@ class TableSpec:
         return pa.schema([c.field() for c in self.columns], metadata={"description": self.description})
 
     def markdown(self) -> str:
-        """The table as a README section."""
+        """The table as a Markdown section (of the docs' table reference)."""
         lines = [f"### `{self.name}`", "", self.description, ""]
         facts = []
         if self.partition_by:
@@ -156,7 +156,7 @@ def get(name: str) -> TableSpec:
 
 
 def markdown() -> str:
-    """The README's table list, generated from the catalog."""
+    """The table list as Markdown, generated from the catalog (``plantlake tables --markdown``)."""
     parts = []
     for layer in LAYERS:
         specs = tables(layer)

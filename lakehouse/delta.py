@@ -370,7 +370,7 @@ class Lake:
             return spec.schema.empty_table()
         try:
             # No read-ahead: with its defaults pyarrow decodes several whole row groups of several
-            # files first (8.8 GiB for a preview of a full-network night of silver telemetry).
+            # files first (gigabytes for a preview of a full-network night; docs/performance.md).
             expression = pq.filters_to_expression(filters) if filters else None
             return dataset.head(rows, filter=expression, batch_readahead=0, fragment_readahead=0)
         except pa.ArrowNotImplementedError:  # string_view files: see _scan

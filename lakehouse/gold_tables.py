@@ -1,4 +1,4 @@
-"""Gold tables: what BI tools and the models read. Declared once here; the README lists them."""
+"""Gold tables: what BI tools and the models read. Declared once here; the docs' table reference lists them."""
 
 from __future__ import annotations
 

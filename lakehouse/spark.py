@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
@@ -61,8 +62,13 @@ def base_config(settings: Settings) -> dict[str, str]:
     return config
 
 
-def session(settings: Settings | None = None, app_name: str = "plantlake") -> SparkSession:
-    """The process's Spark session (created on first use, then reused)."""
+def session(settings: Settings | None = None, app_name: str = "plantlake",
+            config: Mapping[str, str] | None = None) -> SparkSession:
+    """The process's Spark session (created on first use, then reused).
+
+    ``config``: properties of one use of the session (``plantlake serve``'s Thrift server); they
+    override plantlake's defaults, and PLANTLAKE_SPARK_CONF overrides them.
+    """
     settings = settings or get_settings()
     if settings.spark_remote:
         log.info("Spark Connect session at %s", settings.spark_remote)
@@ -78,7 +84,10 @@ def session(settings: Settings | None = None, app_name: str = "plantlake") -> Sp
     builder = builder.config("spark.driver.memory", settings.spark_driver_memory)
     if settings.spark_master.startswith("local"):
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-    for key, value in base_config(settings).items():
+    operator = dict(settings.spark_conf)
+    properties = base_config(settings)
+    properties.update({key: value for key, value in (config or {}).items() if key not in operator})
+    for key, value in properties.items():
         builder = builder.config(key, value)
     if settings.spark_delta and not settings.spark_jars:
         from delta import configure_spark_with_delta_pip
@@ -95,9 +104,10 @@ def release_memory(spark: SparkSession, above: float = 0.5) -> bool:
     the heap past ``above`` of its maximum (``spark.driver.memory``); True if it did.
 
     G1 keeps the heap a step grew to committed, so in one process the next step (checks,
-    scoring: Python) would add its memory on top of it. A full collection (about 0.1 s) lets G1
-    shrink the heap. A smaller heap is left alone: re-growing it would cost the next step more
-    than it gives back. On Spark Connect the driver is not this process's to collect.
+    scoring: Python) would add its memory on top of it. A full collection (cheap next to a step;
+    docs/performance.md) lets G1 shrink the heap. A smaller heap is left alone: re-growing it
+    would cost the next step more than it gives back. On Spark Connect the driver is not this
+    process's to collect.
     """
     if is_connect(spark):
         return False

@@ -62,8 +62,8 @@ def compute_threads(threads: int | None = None) -> Iterator[None]:
     """Limit the OpenMP threads of scikit-learn's gradient boosting (PLANTLAKE_ML_THREADS, default 1).
 
     HistGradientBoosting spins OpenMP threads; next to Spark executors on the same cores
-    (the nightly run, the tests) that oversubscription made one fit 15x slower than a
-    single thread, so training and scoring use a bounded number of threads.
+    (the nightly run, the tests) that oversubscription made one fit many times slower than a
+    single thread (docs/performance.md), so training and scoring use a bounded number of threads.
     """
     with threadpool_limits(limits=threads or get_ml_settings().threads, user_api="openmp"):
         yield

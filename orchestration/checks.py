@@ -26,7 +26,7 @@ from sources.contracts import CONTRACTS, PLANT, QUARANTINE, Contract
 from sources.silver import DIMENSION_TABLES, EVENT_TABLES
 
 #: Rows validated at once. GX's pandas engine holds a frame of every row it checks: a night of
-#: the whole network's telemetry (140 M rows) would need over 16 GiB, a part of 4 M about 1.
+#: the whole network's telemetry does not fit in memory in one pass (docs/performance.md).
 CHECK_PART_ROWS = current().check_part_rows
 
 #: Gold tables whose checks block what is downstream of them (the models read machine_daily).

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 #: Rows buffered per table before a commit (bounds memory on a full-network night).
 BUFFER_ROWS = current().landing_buffer_rows
-#: Drops read at once (Polars releases the GIL: two cores read a night about 1.5 times faster than one).
+#: Drops read at once (Polars releases the GIL, so two cores read a night faster than one: docs/performance.md).
 READ_THREADS = current().landing_threads
 
 

@@ -39,7 +39,7 @@ def instance() -> dg.DagsterInstance:
 
 
 #: Dagster's opt-in for a run over many partitions: one "materialization planned" event per asset
-#: instead of one per asset and night (2,300 SQLite writes, about a minute, for the demo's backfill).
+#: instead of one per asset and night (SQLite writes each slowly: docs/performance.md, The demo).
 #: Its price: a failed run's partitions are not marked failed in the UI.
 ONE_PLANNED_EVENT_PER_ASSET = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
 

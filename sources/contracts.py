@@ -446,7 +446,7 @@ def _bounds(f: Field) -> str:
 
 
 def markdown() -> str:
-    """The README's table of feed contracts: what the catalog's column lists do not say."""
+    """The table of feed contracts (docs/reference/contracts.md): what the catalog's column lists do not say."""
     lines = [
         "| feed | drop | natural key | on the drop's date | ranges | allowed values | cross-column rules "
         "| references |",

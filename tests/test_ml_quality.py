@@ -2,7 +2,7 @@
 
 3 plants x 40 machines x 150 nights (``tests.mlnetwork``) are simulated, landed and processed
 by Spark into gold.machine_daily, then the same training code as the retrain job runs on
-them. The floor (README, Models): holdout PR-AUC at least 5 times the base rate and at least
+them. The floor (docs/models.md, Quality floors): holdout PR-AUC at least 5 times the base rate and at least
 0.5, and caught failures flagged on average at least 2 days ahead. The Azure PdM floor is
 tests/test_pipeline_azure.py's.
 """

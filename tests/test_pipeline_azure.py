@@ -6,7 +6,7 @@ backfill run lands every night from its first maintenance record (2014-06-01, wh
 carries the machine master) to the end of its telemetry (2015-04-01). Both run in subprocesses:
 the dates need partitions from 2014 (PLANTLAKE_FIRST_DATE), read when the Dagster code location
 loads. The backfill is ``tests.backfill``'s: the CLI's job and range, with run history in memory.
-The floor (README, Models): with a 24-hour horizon, on a time split, holdout PR-AUC at least
+The floor (docs/models.md, Quality floors): with a 24-hour horizon, on a time split, holdout PR-AUC at least
 5 times the base rate.
 """
 

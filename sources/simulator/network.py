@@ -60,7 +60,7 @@ MEAN_STOP_MINUTES = 25.0
 
 @dataclass(frozen=True)
 class Plant:
-    """A plant and the levers of its behaviour (documented in the README)."""
+    """A plant and the levers of its behaviour (documented in docs/simulator.md)."""
 
     index: int
     plant_id: str

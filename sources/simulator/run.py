@@ -142,7 +142,7 @@ class Simulation:
 
 
 def simulate(config: SimulationConfig, progress: Callable[[DropRef], None] | None = None) -> Summary:
-    """Write every drop of the config into its landing zone (see the README's Simulator section)."""
+    """Write every drop of the config into its landing zone (see docs/simulator.md)."""
     return Simulation(config).run(progress)
 
 

@@ -1,7 +1,7 @@
 """Machine types and their sensors: levels, noise, which components they have, and how a
 degrading component shows in the readings.
 
-Every number here is documented in the README's Simulator section; models are expected
+Every number here is documented in docs/simulator.md; models are expected
 to find these patterns, never to read them from this module.
 """
 
