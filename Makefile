@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test ui bench bench-full java install docs docs-serve soak audit
+.PHONY: demo test ui serve bi bench bench-full java install docs docs-serve soak audit
 
 java:
 	@major=$$(java -version 2>&1 | sed -nE '1s/.*version "([0-9]+)[^"]*".*/\1/p'); \
@@ -32,9 +32,19 @@ test: install
 ui: install
 	$(BIN)/plantlake ui
 
+# The gold tables for BI tools over JDBC/ODBC/hive:// on 127.0.0.1:10000 (docs/bi.md); SERVE_ARGS="--port 10001 --layer ops".
+serve: install
+	$(BIN)/plantlake serve $(SERVE_ARGS)
+
+# Superset on 127.0.0.1:8088 with the plant manager's dashboard, against plantlake serve (own venv: .venv-bi).
+# Not part of make test; BI_ARGS=--check-only stops after checking that every chart returns data.
+bi: install
+	bash bi/up.sh $(BI_ARGS)
+
 # One night at 1, 4 and 16 plants x 100 machines, the 30-night history; at most 15 minutes on 2 cores.
 bench: install
 	$(BIN)/python -m bench.run quick $(BENCH_ARGS)
+	$(BIN)/python -m bench.serve
 
 # One night of the whole network (122 plants x 800 machines): about 19 minutes on 2 cores.
 bench-full: install

@@ -83,7 +83,7 @@ def settings() -> None:
 @app.command()
 def tables(
     layer: Annotated[str | None, typer.Option(help="Only this layer: bronze, silver, gold or ops.")] = None,
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print the catalog as README markdown.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the catalog as Markdown.")] = False,
 ) -> None:
     """List the tables of the catalog, with their current version in the lake."""
     if markdown:
@@ -303,6 +303,26 @@ def ui(
     from orchestration.ui import serve
 
     serve(host, port, mlflow_port, console)
+
+
+@app.command("serve")
+def serve_tables(
+    host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1 keeps the server private).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the Thrift (HiveServer2) server.")] = 10000,
+    layers: Annotated[
+        list[str] | None, typer.Option("--layer", help="Serve this layer (repeatable; default: gold).")
+    ] = None,
+    poll: Annotated[float, typer.Option(
+        min=0.1, help="Seconds between looks at the tables' versions: a commit is visible within this.")] = 10.0,
+) -> None:
+    """Serve the lake's tables to BI tools over JDBC/ODBC/hive:// (the Spark Thrift server) until Ctrl-C."""
+    from lakehouse.serve import ServeError, run
+
+    try:
+        run(get_settings(), _layers(layers or ["gold"]), host, port, poll,
+            on_ready=lambda line: console.print(line, markup=False, soft_wrap=True))
+    except (ServeError, LakeError) as exc:
+        _exit_with(exc, 1)
 
 
 def main() -> None:
