@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 import dagster as dg
 
 from bench.memory import TreeSampler
+from lakehouse.settings import get_settings
 from orchestration.runs import run_config, run_nights
 
 STAGES = ("landing", "silver", "gold", "scoring")
@@ -39,10 +40,14 @@ NOT_NIGHTLY_GROUPS = ("landing", "models", "maintenance")
 LAYER_STAGES = {"bronze": "landing", "ops": "landing", "silver": "silver", "gold": "gold"}
 
 
-def definitions():
-    from orchestration.definitions import defs  # the code location, loaded only when a run is asked for
+def definitions() -> dg.Definitions:
+    from orchestration.definitions import build_definitions  # loaded only when a run is asked for
 
-    return defs
+    return build_definitions(get_settings())
+
+
+def nightly_partitions() -> dg.PartitionsDefinition:
+    return definitions().resolve_job_def("nightly").partitions_def
 
 
 def stage_of_key(key: dg.AssetKey, group: str | None = None) -> str | None:
@@ -55,9 +60,7 @@ def stage_of_key(key: dg.AssetKey, group: str | None = None) -> str | None:
 
 
 def _daily(node) -> bool:
-    from orchestration import partitions
-
-    return node.partitions_def == partitions.daily
+    return node.partitions_def == nightly_partitions()
 
 
 def stage_keys() -> dict[str, list[dg.AssetKey]]:
@@ -199,20 +202,21 @@ def run_checks(stage: str, night: dt.date, sampler: TreeSampler | None = None) -
     """
     import types
 
-    from orchestration.checks import EXPECTATION_CHECKS
-    from orchestration.resources import LakeResource, NightScope
+    from orchestration.resources import NightScope
 
     keys = set(stage_keys()[stage])
     context = types.SimpleNamespace(has_partition_key_range=False, partition_key=night.isoformat())
     timing = RunTiming(f"{stage} checks", time.time(), 0.0, True)
-    for check in EXPECTATION_CHECKS:
+    defs = definitions()
+    lake = defs.resources["lake"]
+    for check in defs.asset_checks:
         [check_key] = list(check.check_keys)
         if check_key.asset_key not in keys:
             continue
         step = "__".join(check_key.asset_key.path) + "_" + check_key.name
         start = time.time()
         try:
-            result = check.node_def.compute_fn.decorated_fn(context, LakeResource(), NightScope())
+            result = check.node_def.compute_fn.decorated_fn(context, lake, NightScope())
             ok = bool(result.passed)
             if not ok:
                 timing.failures.append(f"check {check_key.asset_key.to_user_string()}:{check_key.name} did not pass "
@@ -236,17 +240,16 @@ def assets_job(stage: str) -> dg.JobDefinition:
     partitions (Dagster drops the job's ``partitions_def``) and fails to start with "There is
     no PartitionsDefinition shared by all the provided assets".
     """
-    from orchestration import partitions
-
     defs = definitions()
+    daily = nightly_partitions()
     graph = defs.resolve_asset_graph()
     keys = stage_keys()[stage]
     internal = {check for key in keys for check in graph.get(key).assets_def.check_keys}
-    job = dg.define_asset_job(f"bench_{stage}_assets", partitions_def=partitions.daily,
+    job = dg.define_asset_job(f"bench_{stage}_assets", partitions_def=daily,
                               selection=dg.AssetSelection.assets(*keys).without_checks()
                               | dg.AssetSelection.checks(*internal))
     resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
-    if resolved.partitions_def != partitions.daily:
+    if resolved.partitions_def != daily:
         raise ValueError(f"the {stage} assets job is not daily-partitioned: {resolved.partitions_def}")
     return resolved
 

@@ -192,17 +192,16 @@ def duckdb_machine_daily(lake: Lake, start: dt.date, end: dt.date, threads: int 
 def spark_machine_daily(spark, lake: Lake, start: dt.date, end: dt.date) -> tuple[pa.Table, float]:
     """What the gold_machine_daily asset computes for machine_daily, collected as Arrow, with its seconds.
 
-    The asset's own reads and transforms (``machine_daily_frames``, all plants), without the
-    writes and the Dagster metadata.
+    The asset's own reads and transform (``spark_io.derive``, all plants), without the writes and
+    the Dagster metadata.
     """
-    from orchestration.assets.gold import machine_daily_frames
+    from orchestration.spark_io import derive
 
     started = time.perf_counter()
-    stats, daily, _ = machine_daily_frames(spark, lake, start, end)
+    nights = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    daily = derive(spark, lake, gold.MACHINE_DAILY, nights, None)
     table = daily.select(*gold.MACHINE_DAILY.column_names).toArrow()
-    seconds = time.perf_counter() - started
-    stats.unpersist()
-    return table, seconds
+    return table, time.perf_counter() - started
 
 
 @dataclass

@@ -33,10 +33,10 @@ from rich.table import Table
 from bench.network import TRAINING_NIGHTS, training_config
 from lakehouse import catalog, storage
 from lakehouse.delta import Lake
-from lakehouse.settings import environment, mlflow_environment, plantlake_home
+from lakehouse.settings import environment, get_settings, mlflow_environment, plantlake_home
 from lakehouse.snapshot import contents, differences
 from ml.tables import FAILURE_RISK
-from orchestration.definitions import defs
+from orchestration.definitions import build_definitions
 from orchestration.runs import failures, retrain, run_config, run_nights
 from sources.simulator import SimulationConfig, simulate
 
@@ -109,7 +109,7 @@ def footprint(lake: Lake, night: dt.date) -> Footprint:
 
 def maintain(instance: dg.DagsterInstance, vacuum_hours: int, log_retention_hours: int) -> bool:
     config = {"vacuum_hours": vacuum_hours, "log_retention_hours": log_retention_hours, "run_retention_days": 90}
-    result = defs.resolve_job_def("maintenance").execute_in_process(
+    result = build_definitions(get_settings()).resolve_job_def("maintenance").execute_in_process(
         run_config={**run_config(log_level="WARNING"), "ops": {"table_maintenance": {"config": config}}},
         instance=instance,
         raise_on_error=False,

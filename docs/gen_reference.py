@@ -3,9 +3,11 @@
 - ``docs/reference/tables.md`` from the table catalog (``lakehouse.catalog``): every table of
   every layer with its columns, types, units, partition column and natural key;
 - ``docs/reference/contracts.md`` from the feed contracts (``sources.contracts``): what the
-  contracts check beyond the column types.
+  contracts check beyond the column types;
+- ``docs/reference/configuration.md`` from the settings (``lakehouse.settings.VARIABLES``): every
+  environment variable, its default and what it sets.
 
-Both files are written anew by every build and are not kept in git (``.gitignore``).
+The files are written anew by every build and are not kept in git (``.gitignore``).
 
     python docs/gen_reference.py [OUT_DIR]     # default: docs/reference
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from lakehouse import catalog
+from lakehouse import catalog, settings
 from sources import contracts
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
@@ -66,10 +68,24 @@ def contracts_page() -> str:
     ])
 
 
+def configuration_page() -> str:
+    """The configuration reference: ``lakehouse.settings.markdown()`` with its context."""
+    return "".join([
+        GENERATED.format(source="lakehouse.settings"),
+        "# Environment variables\n\n",
+        "Every variable plantlake reads, declared once in `lakehouse/settings.py` (`VARIABLES`). How they "
+        "are read and checked, and how the Dagster resources carry them, is on the "
+        "[Configuration](../configuration.md) page.\n\n",
+        settings.markdown(),
+    ])
+
+
 def main(out: Path = REFERENCE) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in (("tables.md", tables_page()), ("contracts.md", contracts_page())):
+    pages = (("tables.md", tables_page()), ("contracts.md", contracts_page()),
+             ("configuration.md", configuration_page()))
+    for name, text in pages:
         path = out / name
         path.write_text(text, encoding="utf-8")
         written.append(path)

@@ -7,9 +7,9 @@ A suite ``<layer>.<table>`` expects, in this order:
   name): the runner evaluates these on the Arrow schema, before GX, because the pandas dtype
   GX would see is lossy (an int64 column with a null becomes float64, a date an object);
 * no nulls in not-null columns, and a unique natural key (compound when it has several columns);
-* the ``ranges`` and ``allowed`` values the caller passes (the orchestration passes the feed
-  contracts' domains for bronze and silver tables; this package may not import ``sources``);
-* the table-specific rules of :mod:`expectations.rules`.
+* the rules the table's declaration states (:func:`expectations.rules.rules_for`: column ranges and
+  allowed values, which bronze and silver take from the feed contracts, and ordered column pairs);
+* the ``ranges`` and ``allowed`` values a caller adds.
 
 Suites are cached per process and argument set: callers share them and must not modify them.
 """
@@ -46,9 +46,9 @@ def suite_for(spec: TableSpec, *, ranges: Ranges | None = None, allowed: Allowed
 @functools.lru_cache(maxsize=512)
 def _suite(spec: TableSpec, ranges: tuple, allowed: tuple) -> gx.ExpectationSuite:
     context()  # suites resolve their store through the current context
-    extra = (*rules.range_rules(dict(ranges)), *rules.allowed_rules(dict(allowed)))
-    _check_extra(spec, extra)
-    own = rules.rules_for(spec.name)
+    own = rules.rules_for(spec)
+    extra = [r for r in (*rules.range_rules(dict(ranges)), *rules.allowed_rules(dict(allowed))) if r not in own]
+    _check_extra(spec, [*extra, *(r for r in own if not isinstance(r, rules.AtMost))])
     _check_columns(spec, own, "rule")
     expectations = [*catalog_expectations(spec), *(r.expectation() for r in (*extra, *own))]
     suite = gx.ExpectationSuite(name=spec.name, expectations=expectations, meta={"table": spec.name})
@@ -86,7 +86,7 @@ def _check_columns(spec: TableSpec, given: Sequence[rules.Rule], what: str) -> N
 
 
 def _check_extra(spec: TableSpec, extra: Sequence[rules.Rule]) -> None:
-    """Contract ranges and domains must name columns of a fitting type: a mismatch is a wiring bug."""
+    """Ranges and domains must name columns of a fitting type: a mismatch is a declaration bug."""
     _check_columns(spec, extra, "ranges/allowed")
     for r in extra:
         kind = spec.column(r.column).type

@@ -1,9 +1,12 @@
 """The table catalog: every table of the lake is declared once, here or by a layer's module.
 
 A :class:`TableSpec` names a table (``layer.table``), its Arrow schema with a description
-per column, its partition columns and its natural key. Writers validate against it,
-quality suites and Dagster metadata are built from it, and the docs' table reference
-(docs/reference/tables.md, written by ``make docs``) is generated from it.
+per column, its partition columns and its natural key, and what must hold in it (column
+ranges and allowed values, ordered column pairs). A table computed from others also says how
+(:class:`Derived`: a pure transform and the rows of each input it reads), which plants a run
+replaces (``scope``) and whether its check blocks what is downstream (``blocking``). Writers
+validate against it; quality suites, Dagster assets and checks, metadata and the docs' table
+reference (written by ``make docs``) are generated from it.
 
 Layers declare their tables where the knowledge lives (bronze tables derive from the
 feed contracts in ``sources``) and publish them through the ``plantlake.tables`` entry
@@ -16,10 +19,16 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any
 
 import pyarrow as pa
 
 LAYERS = ("bronze", "silver", "gold", "ops")
+
+#: Scopes of a table's rows: a run limited to some plants replaces only their rows of a ``PLANT``
+#: table; a ``NETWORK`` table (the suppliers' drop, the savings forecast) is replaced night by night.
+PLANT = "plant"
+NETWORK = "network"
 
 STRING = pa.string()
 INT32 = pa.int32()
@@ -40,6 +49,9 @@ class Column:
     description: str
     nullable: bool = True
     unit: str | None = None
+    min: float | None = None  # values below are wrong (nulls pass: nullability is ``nullable``'s business)
+    max: float | None = None
+    allowed: tuple[str, ...] | None = None  # the only values it may hold
 
     @property
     def comment(self) -> str:
@@ -50,9 +62,56 @@ class Column:
         return pa.field(self.name, self.type, nullable=self.nullable, metadata={"comment": self.comment})
 
 
-def col(name: str, type_: pa.DataType, description: str, *, nullable: bool = True, unit: str | None = None) -> Column:
+def col(name: str, type_: pa.DataType, description: str, *, nullable: bool = True, unit: str | None = None,
+        min: float | None = None, max: float | None = None, allowed: tuple[str, ...] | None = None) -> Column:
     """Shorthand for declaring a column."""
-    return Column(name, type_, description, nullable, unit)
+    return Column(name, type_, description, nullable, unit, min, max, tuple(allowed) if allowed else None)
+
+
+@dataclass(frozen=True)
+class Input:
+    """The rows of one table a derived table's transform reads, for a run over some nights.
+
+    By default the rows of the run's own partition values (its nights, or its months for a
+    monthly input). ``days_before`` reaches further back (a rolling window, a recency
+    lookback), ``history_only`` keeps only those earlier days (a table's own past, for drift),
+    ``whole_months`` widens to the months the nights fall in, and ``everything`` reads every
+    row (a dimension). A run limited to some plants reads only their rows of a plant-scoped input.
+    """
+
+    table: str
+    days_before: int = 0
+    history_only: bool = False
+    whole_months: bool = False
+    everything: bool = False
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Derived:
+    """How a table is computed: ``transform`` ("module:function") is called with the run's partition
+    values (nights, or months for a monthly table) and one DataFrame per input, by keyword, plus
+    ``params``; it returns the table's rows for those values. ``write_via`` "parquet" lets the
+    executors write a large result in parallel."""
+
+    transform: str
+    inputs: tuple[tuple[str, Input], ...]
+    params: tuple[tuple[str, Any], ...] = ()
+    write_via: str = "arrow"
+
+    @property
+    def reads(self) -> list[str]:
+        """The tables it reads, each once, in declaration order."""
+        return list(dict.fromkeys(i.table for _, i in self.inputs))
+
+
+def derived(transform: str, write_via: str = "arrow", params: dict[str, Any] | None = None,
+            **inputs: Input | str) -> Derived:
+    """Shorthand: ``derived("transforms.oee:oee_daily", production="silver.production", ...)``;
+    a bare table name is an :class:`Input` of the run's partition values."""
+    pairs = tuple((k, v if isinstance(v, Input) else Input(v)) for k, v in inputs.items())
+    frozen = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in (params or {}).items())
+    return Derived(transform, pairs, frozen, write_via)
 
 
 @dataclass(frozen=True)
@@ -62,6 +121,10 @@ class TableSpec:
     columns: tuple[Column, ...]
     partition_by: tuple[str, ...] = ("date",)
     natural_key: tuple[str, ...] = ()
+    at_most: tuple[tuple[str, str], ...] = ()  # (a, b): a <= b wherever both are present
+    scope: str | None = None  # PLANT or NETWORK: what a run limited to some plants replaces; None: the whole table
+    blocking: bool = False  # a failing check stops what reads the table
+    derived: Derived | None = None  # how it is computed from other tables (None: written by its own code)
 
     def __post_init__(self) -> None:
         layer, _, table = self.name.partition(".")
@@ -79,6 +142,15 @@ class TableSpec:
         for p in self.partition_by:
             if self.column(p).type not in _PARTITION_TYPES:
                 raise ValueError(f"{self.name}: partition column {p!r} must be a date or a UTC timestamp")
+        for pair in self.at_most:
+            if len(pair) != 2 or not set(pair) <= set(names):
+                raise ValueError(f"{self.name}: at_most pair {pair!r} must name two columns")
+        if self.scope not in (None, PLANT, NETWORK):
+            raise ValueError(f"{self.name}: scope must be {PLANT!r}, {NETWORK!r} or None, not {self.scope!r}")
+        if self.scope == PLANT and "plant_id" not in names:
+            raise ValueError(f"{self.name}: a plant-scoped table needs a plant_id column")
+        if self.derived and not self.partition_by:
+            raise ValueError(f"{self.name}: a derived table is replaced by partition: declare partition_by")
 
     @property
     def layer(self) -> str:
@@ -108,20 +180,43 @@ class TableSpec:
         return pa.schema([c.field() for c in self.columns], metadata={"description": self.description})
 
     def markdown(self) -> str:
-        """The table as a Markdown section (of the docs' table reference)."""
+        """The table as a reference section: what it holds, how it is computed and checked, its columns."""
         lines = [f"### `{self.name}`", "", self.description, ""]
         facts = []
         if self.partition_by:
             facts.append("partitioned by " + ", ".join(f"`{p}`" for p in self.partition_by))
         if self.natural_key:
             facts.append("natural key " + ", ".join(f"`{k}`" for k in self.natural_key))
+        if self.scope:
+            facts.append("a run limited to some plants replaces " + ("only their rows" if self.scope == PLANT
+                                                                      else "the whole night"))
+        if self.blocking:
+            facts.append("a failing check stops what reads it")
         if facts:
             lines += ["; ".join(facts).capitalize() + ".", ""]
-        lines += ["| column | type | description |", "|---|---|---|"]
+        if self.derived:
+            reads = ", ".join(f"`{name}`" for name in self.derived.reads)
+            lines += [f"Computed by `{self.derived.transform}` from {reads}.", ""]
+        if self.at_most:
+            lines += ["Holds " + ", ".join(f"`{a}` <= `{b}`" for a, b in self.at_most) + ".", ""]
+        lines += ["| column | type | description | valid values |", "|---|---|---|---|"]
         for c in self.columns:
             unit = f" ({c.unit})" if c.unit else ""
-            lines.append(f"| `{c.name}` | {c.type}{'' if c.nullable else ' not null'} | {c.description}{unit} |")
+            lines.append(f"| `{c.name}` | {c.type}{'' if c.nullable else ' not null'} | {c.description}{unit} "
+                         f"| {_valid(c)} |")
         return "\n".join(lines) + "\n"
+
+
+def _valid(c: Column) -> str:
+    if c.allowed:
+        return ", ".join(f"`{v}`" for v in c.allowed)
+    if c.min is not None and c.max is not None:
+        return f"{c.min:g} to {c.max:g}"
+    if c.min is not None:
+        return f">= {c.min:g}"
+    if c.max is not None:
+        return f"<= {c.max:g}"
+    return ""
 
 
 ENTRY_POINT_GROUP = "plantlake.tables"

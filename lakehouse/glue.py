@@ -111,7 +111,7 @@ def publish(lake: Lake, specs: Iterable[TableSpec], client, prefix: str) -> Publ
     if not is_s3(lake.root):
         raise CatalogError(f"Glue tables point at S3: the lake is at {lake.root}; "
                            "set PLANTLAKE_LAKE_URI=s3://bucket/prefix")
-    glue_prefix(prefix, "the Glue database prefix")
+    glue_prefix("the Glue database prefix", prefix)
     done = Published()
     checked: set[str] = set()
     where = f"Glue in {client.meta.region_name} ({client.meta.endpoint_url})"

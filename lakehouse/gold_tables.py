@@ -1,10 +1,27 @@
-"""Gold tables: what BI tools and the models read. Declared once here; the docs' table reference lists them."""
+"""Gold tables: what BI tools and the models read, each declared once with how it is computed.
+
+A gold table's :class:`~lakehouse.catalog.Derived` names its pure transform (in ``transforms``)
+and the rows of each input it reads; ``orchestration.assets.gold`` turns every such declaration
+into a Dagster asset with its dependencies and its check, so adding a table is its transform,
+its spec here and its tests (docs/pipeline.md walks through one).
+
+Bounds the checks enforce (each column's ``min``/``max``/``allowed``, ``at_most`` pairs):
+
+* OEE (ISO 22400): availability = APT / PBT and quality = GQ / PQ cannot exceed 1 (a line cannot
+  run longer than planned or make more good units than units). Performance = PQ x ideal cycle
+  time / APT exceeds 1 only when the ideal cycle time in the line master is slower than the line
+  really is (a speed-up nobody recorded): tolerated up to :data:`MAX_PERFORMANCE` so a stale
+  master record does not stop the nightly load; beyond it the counts or the cycle time are wrong.
+  OEE = A x P x Q is bounded by performance, hence by the same limit.
+* A day's sensor mean and maximum stay within the telemetry contract's physical limits: outside
+  them an aggregation or unit bug lies between silver and gold.
+"""
 
 from __future__ import annotations
 
-from lakehouse.catalog import DATE, FLOAT64, INT64, STRING, TableSpec, col
+from lakehouse.catalog import DATE, FLOAT64, INT64, NETWORK, PLANT, STRING, Input, TableSpec, col, derived
 
-#: Sensor columns of telemetry that machine_daily summarises (contract names and units).
+#: Sensor columns of telemetry that machine_daily summarises: (contract name, unit).
 SENSORS = (
     ("temperature_c", "degC"),
     ("vibration_mm_s", "mm/s"),
@@ -14,14 +31,35 @@ SENSORS = (
     ("voltage_v", "V"),
     ("rotation_rpm", "rpm"),
 )
+#: Physical limits of a day's sensor mean and maximum (those of the telemetry contract).
+SENSOR_BOUNDS: dict[str, tuple[float, float]] = {
+    "temperature_c": (-50, 500),
+    "vibration_mm_s": (0, 500),
+    "current_a": (0, 5000),
+    "pressure_bar": (0, 2000),
+    "cycle_time_s": (0, 86400),
+    "voltage_v": (0, 2000),
+    "rotation_rpm": (0, 100000),
+}
 DRIFT_WINDOWS = (7, 30)
+#: Maintenance and failures are looked back on this far for recency.
+RECENCY_DAYS = 365
+MAX_PERFORMANCE = 1.2
+MINUTES_PER_DAY = 1440
+#: A plant-local day is 25 hours long when daylight saving time ends: readings may cover that much.
+LONGEST_DAY_MINUTES = 1500
+#: How far back an in-transit record can still be open (sea freight takes weeks).
+OPEN_SHIPMENT_DAYS = 120
+#: Days of the rolling supplier scorecard.
+ROLLING_DAYS = 90
 
 
 def _sensor_columns():
     for sensor, unit in SENSORS:
-        yield col(f"{sensor}_mean", FLOAT64, f"Mean of {sensor} over the day's readings", unit=unit)
-        yield col(f"{sensor}_std", FLOAT64, f"Standard deviation of {sensor} within the day", unit=unit)
-        yield col(f"{sensor}_max", FLOAT64, f"Maximum of {sensor} in the day", unit=unit)
+        low, high = SENSOR_BOUNDS[sensor]
+        yield col(f"{sensor}_mean", FLOAT64, f"Mean of {sensor} over the day's readings", unit=unit, min=low, max=high)
+        yield col(f"{sensor}_std", FLOAT64, f"Standard deviation of {sensor} within the day", unit=unit, min=0)
+        yield col(f"{sensor}_max", FLOAT64, f"Maximum of {sensor} in the day", unit=unit, min=low, max=high)
         for days in DRIFT_WINDOWS:
             yield col(
                 f"{sensor}_drift_{days}d",
@@ -30,6 +68,9 @@ def _sensor_columns():
                 "null with fewer than 3 baseline days",
             )
 
+
+_DIMENSION = {"everything": True}
+_SENSOR_NAMES = [name for name, _ in SENSORS]
 
 MACHINE_DAILY = TableSpec(
     name="gold.machine_daily",
@@ -41,28 +82,45 @@ MACHINE_DAILY = TableSpec(
         col("line_id", STRING, "Line of the machine"),
         col("machine_id", STRING, "Machine", nullable=False),
         col("machine_type", STRING, "Kind of machine"),
-        col("criticality", STRING, "A, B or C"),
-        col("age_years", FLOAT64, "Years since installation", unit="years"),
-        col("downtime_cost_eur_h", FLOAT64, "Cost of one hour of this machine standing still", unit="EUR/h"),
-        col("readings", INT64, "Telemetry readings of the day", nullable=False),
-        col("covered_minutes", FLOAT64, "Minutes the readings cover", unit="min", nullable=False),
+        col("criticality", STRING, "A, B or C", allowed=("A", "B", "C")),
+        col("age_years", FLOAT64, "Years since installation", unit="years", min=0),
+        col("downtime_cost_eur_h", FLOAT64, "Cost of one hour of this machine standing still", unit="EUR/h", min=0),
+        col("readings", INT64, "Telemetry readings of the day", nullable=False, min=1),
+        col("covered_minutes", FLOAT64, "Minutes the readings cover", unit="min", nullable=False,
+            min=0, max=LONGEST_DAY_MINUTES),
         *_sensor_columns(),
-        col("cycle_time_slowdown", FLOAT64, "Mean cycle time / the line's ideal cycle time - 1"),
-        col("alarm_count", INT64, "Alarm events of the day", nullable=False),
-        col("downtime_events", INT64, "Downtime events (not alarms) of the day", nullable=False),
-        col("downtime_minutes", FLOAT64, "Minutes of downtime that started this day", unit="min", nullable=False),
-        col("failure_count", INT64, "Unplanned failures of the day", nullable=False),
-        col("maintenance_count", INT64, "Maintenance work orders of the day", nullable=False),
-        col("days_since_maintenance", INT64, "Days since the last maintenance of any component (null: none known)"),
-        col(
-            "max_component_days_since_maintenance",
-            INT64,
-            "Days since maintenance of the machine's most overdue component",
-        ),
-        col("days_since_failure", INT64, "Days since the last failure (null: none known)"),
+        col("cycle_time_slowdown", FLOAT64, "Mean cycle time / the line's ideal cycle time - 1", min=-1),
+        col("alarm_count", INT64, "Alarm events of the day", nullable=False, min=0),
+        col("downtime_events", INT64, "Downtime events (not alarms) of the day", nullable=False, min=0),
+        col("downtime_minutes", FLOAT64, "Minutes of downtime that started this day", unit="min", nullable=False,
+            min=0),
+        col("failure_count", INT64, "Unplanned failures of the day", nullable=False, min=0),
+        col("maintenance_count", INT64, "Maintenance work orders of the day", nullable=False, min=0),
+        col("days_since_maintenance", INT64, "Days since the last maintenance of any component (null: none known)",
+            min=0),
+        col("max_component_days_since_maintenance", INT64,
+            "Days since maintenance of the machine's most overdue component", min=0),
+        col("days_since_failure", INT64, "Days since the last failure (null: none known)", min=0),
     ),
     partition_by=("date",),
     natural_key=("date", "machine_id"),
+    scope=PLANT,
+    blocking=True,  # the models read it
+    derived=derived(
+        "transforms.machine_daily:build_machine_daily",
+        write_via="arrow",
+        params={"sensors": _SENSOR_NAMES, "windows": list(DRIFT_WINDOWS)},
+        telemetry="silver.telemetry",
+        history=Input("gold.machine_daily", days_before=max(DRIFT_WINDOWS), history_only=True,
+                      columns=("date", "machine_id", *(f"{s}_{m}" for s in _SENSOR_NAMES for m in ("mean", "std")))),
+        downtime="silver.downtime_events",
+        failures="silver.failures",
+        maintenance="silver.maintenance",
+        maintenance_year=Input("silver.maintenance", days_before=RECENCY_DAYS),
+        failures_year=Input("silver.failures", days_before=RECENCY_DAYS),
+        dim_machine=Input("silver.dim_machine", **_DIMENSION),
+        dim_line=Input("silver.dim_line", **_DIMENSION),
+    ),
 )
 
 MACHINE_COMPONENT_DAILY = TableSpec(
@@ -74,25 +132,40 @@ MACHINE_COMPONENT_DAILY = TableSpec(
         col("plant_id", STRING, "Plant", nullable=False),
         col("machine_id", STRING, "Machine", nullable=False),
         col("component", STRING, "Component", nullable=False),
-        col("days_since_maintenance", INT64, "Days since the component was last maintained (null: not in 365 days)"),
-        col("days_since_failure", INT64, "Days since the component last failed (null: not in 365 days)"),
-        col("maintenance_count_365d", INT64, "Maintenance work orders on it in the last 365 days", nullable=False),
-        col("failure_count_365d", INT64, "Failures of it in the last 365 days", nullable=False),
+        col("days_since_maintenance", INT64, "Days since the component was last maintained (null: not in 365 days)",
+            min=0),
+        col("days_since_failure", INT64, "Days since the component last failed (null: not in 365 days)", min=0),
+        col("maintenance_count_365d", INT64, "Maintenance work orders on it in the last 365 days", nullable=False,
+            min=0),
+        col("failure_count_365d", INT64, "Failures of it in the last 365 days", nullable=False, min=0),
     ),
     partition_by=("date",),
     natural_key=("date", "machine_id", "component"),
+    scope=PLANT,
+    blocking=True,  # the models read it
+    derived=derived(
+        "transforms.machine_daily:build_machine_component_daily",
+        machine_days=Input("gold.machine_daily", columns=("date", "plant_id", "machine_id")),
+        maintenance_year=Input("silver.maintenance", days_before=RECENCY_DAYS),
+        failures_year=Input("silver.failures", days_before=RECENCY_DAYS),
+    ),
 )
 
-_OEE_COLUMNS = (
-    col("planned_minutes", FLOAT64, "Planned busy time (PBT)", unit="min", nullable=False),
-    col("run_minutes", FLOAT64, "Actual production time (APT)", unit="min", nullable=False),
-    col("total_count", INT64, "Produced quantity (PQ)", nullable=False),
-    col("good_count", INT64, "Good quantity (GQ)", nullable=False),
-    col("availability", FLOAT64, "APT / PBT"),
-    col("performance", FLOAT64, "PQ x ideal cycle time / APT"),
-    col("quality", FLOAT64, "GQ / PQ"),
-    col("oee", FLOAT64, "availability x performance x quality"),
-)
+
+def _oee_columns(planned_max: float | None = None):
+    return (
+        col("planned_minutes", FLOAT64, "Planned busy time (PBT)", unit="min", nullable=False, min=0, max=planned_max),
+        col("run_minutes", FLOAT64, "Actual production time (APT)", unit="min", nullable=False, min=0),
+        col("total_count", INT64, "Produced quantity (PQ)", nullable=False, min=0),
+        col("good_count", INT64, "Good quantity (GQ)", nullable=False, min=0),
+        col("availability", FLOAT64, "APT / PBT", min=0, max=1),
+        col("performance", FLOAT64, "PQ x ideal cycle time / APT", min=0, max=MAX_PERFORMANCE),
+        col("quality", FLOAT64, "GQ / PQ", min=0, max=1),
+        col("oee", FLOAT64, "availability x performance x quality", min=0, max=MAX_PERFORMANCE),
+    )
+
+
+_OEE_ORDER = (("good_count", "total_count"), ("run_minutes", "planned_minutes"))
 
 OEE_DAILY = TableSpec(
     name="gold.oee_daily",
@@ -101,11 +174,19 @@ OEE_DAILY = TableSpec(
         col("date", DATE, "Plant-local production date", nullable=False),
         col("plant_id", STRING, "Plant", nullable=False),
         col("line_id", STRING, "Line", nullable=False),
-        col("ideal_cycle_time_s", FLOAT64, "Ideal cycle time of the line (planned runtime per item)", unit="s"),
-        *_OEE_COLUMNS,
+        col("ideal_cycle_time_s", FLOAT64, "Ideal cycle time of the line (planned runtime per item)", unit="s",
+            min=0),
+        *_oee_columns(planned_max=MINUTES_PER_DAY),
     ),
     partition_by=("date",),
     natural_key=("date", "line_id"),
+    at_most=_OEE_ORDER,
+    scope=PLANT,
+    derived=derived(
+        "transforms.oee:oee_by_line",
+        production="silver.production",
+        dim_line=Input("silver.dim_line", **_DIMENSION),
+    ),
 )
 
 OEE_PLANT_DAILY = TableSpec(
@@ -114,51 +195,63 @@ OEE_PLANT_DAILY = TableSpec(
     columns=(
         col("date", DATE, "Plant-local production date", nullable=False),
         col("plant_id", STRING, "Plant", nullable=False),
-        col("lines", INT64, "Lines that reported production", nullable=False),
-        *_OEE_COLUMNS,
+        col("lines", INT64, "Lines that reported production", nullable=False, min=1),
+        *_oee_columns(),
     ),
     partition_by=("date",),
     natural_key=("date", "plant_id"),
+    at_most=_OEE_ORDER,
+    scope=PLANT,
+    derived=derived("transforms.oee:oee_by_plant", oee_line="gold.oee_daily"),
 )
 
 PLANT_PRODUCTIVITY = TableSpec(
     name="gold.plant_productivity",
-    description="Productivity per plant and month against the plant's baseline; the target is the baseline + 1/3.",
+    description="Productivity per plant and month against the plant's baseline; the target is the baseline + 1/3. "
+    "Each night recomputes its month so far.",
     columns=(
         col("month", DATE, "First day of the month", nullable=False),
         col("plant_id", STRING, "Plant", nullable=False),
-        col("days", INT64, "Days with production in the month so far", nullable=False),
-        col("planned_hours", FLOAT64, "Planned production hours", unit="h", nullable=False),
-        col("good_count", INT64, "Good units", nullable=False),
-        col("units_per_hour", FLOAT64, "Good units per planned hour", unit="units/h"),
-        col("baseline_units_per_hour", FLOAT64, "The plant's baseline at joining", unit="units/h"),
-        col("target_units_per_hour", FLOAT64, "Baseline x 4/3", unit="units/h"),
-        col("productivity_index", FLOAT64, "units_per_hour / baseline (1.0 = baseline)"),
-        col("target_attainment", FLOAT64, "units_per_hour / target (1.0 = target reached)"),
-        col("oee", FLOAT64, "OEE of the month (ISO 22400, from sums)"),
+        col("days", INT64, "Days with production in the month so far", nullable=False, min=1, max=31),
+        col("planned_hours", FLOAT64, "Planned production hours", unit="h", nullable=False, min=0),
+        col("good_count", INT64, "Good units", nullable=False, min=0),
+        col("units_per_hour", FLOAT64, "Good units per planned hour", unit="units/h", min=0),
+        col("baseline_units_per_hour", FLOAT64, "The plant's baseline at joining", unit="units/h", min=0),
+        col("target_units_per_hour", FLOAT64, "Baseline x 4/3", unit="units/h", min=0),
+        col("productivity_index", FLOAT64, "units_per_hour / baseline (1.0 = baseline)", min=0),
+        col("target_attainment", FLOAT64, "units_per_hour / target (1.0 = target reached)", min=0),
+        col("oee", FLOAT64, "OEE of the month (ISO 22400, from sums)", min=0, max=MAX_PERFORMANCE),
     ),
     partition_by=("month",),
     natural_key=("month", "plant_id"),
+    at_most=(("baseline_units_per_hour", "target_units_per_hour"),),
+    scope=PLANT,
+    derived=derived(
+        "transforms.productivity:plant_productivity",
+        oee_line=Input("gold.oee_daily", whole_months=True),
+        dim_plant=Input("silver.dim_plant", **_DIMENSION),
+    ),
 )
 
 _SCORECARD_COLUMNS = (
-    col("deliveries", INT64, "Shipments delivered in the period", nullable=False),
-    col("on_time_rate", FLOAT64, "Share delivered no later than promised"),
-    col("in_full_rate", FLOAT64, "Share with delivered_qty >= ordered_qty"),
-    col("otif_rate", FLOAT64, "Share both on time and in full"),
-    col("lead_time_days_mean", FLOAT64, "Mean of delivered_at - shipped_at", unit="days"),
-    col("lead_time_days_std", FLOAT64, "Standard deviation of the lead time (its spread)", unit="days"),
-    col("inspected_qty", INT64, "Units inspected at incoming inspection", nullable=False),
-    col("defective_qty", INT64, "Units found defective", nullable=False),
-    col("defect_ppm", FLOAT64, "defective_qty / inspected_qty x 1,000,000", unit="ppm"),
-    col("premium_freight_shipments", INT64, "Shipments expedited at extra cost", nullable=False),
-    col("premium_freight_eur", FLOAT64, "Freight cost of expedited shipments", unit="EUR", nullable=False),
+    col("deliveries", INT64, "Shipments delivered in the period", nullable=False, min=0),
+    col("on_time_rate", FLOAT64, "Share delivered no later than promised", min=0, max=1),
+    col("in_full_rate", FLOAT64, "Share with delivered_qty >= ordered_qty", min=0, max=1),
+    col("otif_rate", FLOAT64, "Share both on time and in full", min=0, max=1),
+    col("lead_time_days_mean", FLOAT64, "Mean of delivered_at - shipped_at", unit="days", min=0),
+    col("lead_time_days_std", FLOAT64, "Standard deviation of the lead time (its spread)", unit="days", min=0),
+    col("inspected_qty", INT64, "Units inspected at incoming inspection", nullable=False, min=0),
+    col("defective_qty", INT64, "Units found defective", nullable=False, min=0),
+    col("defect_ppm", FLOAT64, "defective_qty / inspected_qty x 1,000,000", unit="ppm", min=0, max=1_000_000),
+    col("premium_freight_shipments", INT64, "Shipments expedited at extra cost", nullable=False, min=0),
+    col("premium_freight_eur", FLOAT64, "Freight cost of expedited shipments", unit="EUR", nullable=False, min=0),
 )
+_SCORECARD_ORDER = (("defective_qty", "inspected_qty"), ("otif_rate", "on_time_rate"), ("otif_rate", "in_full_rate"))
 
 SUPPLIER_SCORECARD = TableSpec(
     name="gold.supplier_scorecard",
     description="Supplier scorecard per supplier and month: on-time, in-full, OTIF, lead time and spread, "
-    "defect PPM, premium freight.",
+    "defect PPM, premium freight. Each night recomputes its month so far.",
     columns=(
         col("month", DATE, "First day of the month", nullable=False),
         col("supplier_id", STRING, "Supplier", nullable=False),
@@ -166,6 +259,13 @@ SUPPLIER_SCORECARD = TableSpec(
     ),
     partition_by=("month",),
     natural_key=("month", "supplier_id"),
+    at_most=_SCORECARD_ORDER,
+    scope=NETWORK,
+    derived=derived(
+        "transforms.suppliers:monthly_scorecard",
+        shipments=Input("silver.shipments", whole_months=True),
+        inspections=Input("silver.inspections", whole_months=True),
+    ),
 )
 
 SUPPLIER_SCORECARD_90D = TableSpec(
@@ -178,6 +278,14 @@ SUPPLIER_SCORECARD_90D = TableSpec(
     ),
     partition_by=("date",),
     natural_key=("date", "supplier_id"),
+    at_most=_SCORECARD_ORDER,
+    scope=NETWORK,
+    derived=derived(
+        "transforms.suppliers:rolling_scorecard",
+        params={"days": ROLLING_DAYS},
+        shipments=Input("silver.shipments", days_before=ROLLING_DAYS - 1),
+        inspections=Input("silver.inspections", days_before=ROLLING_DAYS - 1),
+    ),
 )
 
 PLANT_SUPPLY_RISK = TableSpec(
@@ -188,16 +296,25 @@ PLANT_SUPPLY_RISK = TableSpec(
         col("date", DATE, "As-of date (end of the UTC day)", nullable=False),
         col("plant_id", STRING, "Receiving plant", nullable=False),
         col("supplier_id", STRING, "Supplier", nullable=False),
-        col("open_shipments", INT64, "Shipments in transit to the plant", nullable=False),
-        col("at_risk_shipments", INT64, "Of those, at risk", nullable=False),
-        col("at_risk_qty", INT64, "Units on at-risk shipments", nullable=False),
-        col("at_risk_value_eur", FLOAT64, "Value of those units", unit="EUR", nullable=False),
+        col("open_shipments", INT64, "Shipments in transit to the plant", nullable=False, min=0),
+        col("at_risk_shipments", INT64, "Of those, at risk", nullable=False, min=0),
+        col("at_risk_qty", INT64, "Units on at-risk shipments", nullable=False, min=0),
+        col("at_risk_value_eur", FLOAT64, "Value of those units", unit="EUR", nullable=False, min=0),
         col("max_expected_delay_h", FLOAT64, "Largest ETA - promise among open shipments", unit="h"),
-        col("supplier_otif_90d", FLOAT64, "The supplier's OTIF over the 90 days ending on the date"),
-        col("risk_level", STRING, "high (a late ETA), medium (poor OTIF, due soon) or low", nullable=False),
+        col("supplier_otif_90d", FLOAT64, "The supplier's OTIF over the 90 days ending on the date", min=0, max=1),
+        col("risk_level", STRING, "high (a late ETA), medium (poor OTIF, due soon) or low", nullable=False,
+            allowed=("high", "medium", "low")),
     ),
     partition_by=("date",),
     natural_key=("date", "plant_id", "supplier_id"),
+    at_most=(("at_risk_shipments", "open_shipments"),),
+    scope=NETWORK,  # the supplier drop is one per night: every plant's inbound risk is recomputed with it
+    derived=derived(
+        "transforms.suppliers:supply_risk_of",
+        shipments=Input("silver.shipments", days_before=OPEN_SHIPMENT_DAYS),
+        scorecard_90d="gold.supplier_scorecard_90d",
+        parts=Input("silver.dim_part", **_DIMENSION),
+    ),
 )
 
 GOLD_TABLES = [

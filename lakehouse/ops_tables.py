@@ -8,7 +8,8 @@ TABLE_MAINTENANCE = TableSpec(
     columns=(
         col("date", DATE, "UTC date the operation ran", nullable=False),
         col("table_name", STRING, "Catalog name of the table (layer.table)", nullable=False),
-        col("operation", STRING, "optimize, vacuum or checkpoint", nullable=False),
+        col("operation", STRING, "optimize, vacuum or checkpoint", nullable=False,
+            allowed=("optimize", "vacuum", "checkpoint")),
         col("started_at", TIMESTAMP, "When the operation started", nullable=False),
         col("duration_s", INT64, "Wall time of the operation", unit="s"),
         col("version_before", INT64, "Table version before the operation"),

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from lakehouse.delta import Lake
+from lakehouse.settings import get_settings
 from ml.tables import MAINTENANCE_ALERTS
 
 PENDING, DELIVERED = "pending", "delivered"
@@ -96,9 +97,7 @@ def alerts_for_nights(lake: Lake, dates: Sequence[dt.date], plants: Sequence[str
 
     Nothing is written: write them with :func:`write_alerts` (replaces the nights' slices).
     """
-    from ml.settings import get_ml_settings
-
-    budget = get_ml_settings().alert_budget if budget is None else budget
+    budget = get_settings().ml.alert_budget if budget is None else budget
     if risk is None:
         risk = _read(lake, "gold.failure_risk", dates, plants)
     elif isinstance(risk, pa.Table):

@@ -17,7 +17,8 @@ columns, so the model's signature is the feature list.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
+from threadpoolctl import threadpool_limits
+
+from lakehouse.settings import get_settings
 
 NONE = "(none)"
 
@@ -209,3 +213,15 @@ class CostModel(BaseEstimator):
         hours, repair = self.predict_parts(X)
         rate = pd.to_numeric(X[self.RATE], errors="coerce").to_numpy(dtype=float)
         return hours * rate + repair
+
+
+@contextlib.contextmanager
+def compute_threads(threads: int | None = None) -> Iterator[None]:
+    """Limit the OpenMP threads of scikit-learn's gradient boosting (PLANTLAKE_ML_THREADS, default 1).
+
+    HistGradientBoosting spins OpenMP threads; next to Spark executors on the same cores
+    (the nightly run, the tests) that oversubscription made one fit many times slower than a
+    single thread (docs/performance.md), so training and scoring use a bounded number of threads.
+    """
+    with threadpool_limits(limits=threads or get_settings().ml.threads, user_api="openmp"):
+        yield

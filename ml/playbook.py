@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from ml.settings import DEFAULT_PLAYBOOK
+#: The playbook shipped with plantlake; PLANTLAKE_PLAYBOOK names another.
+DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ import pandas as pd
 import pyarrow as pa
 
 from lakehouse.delta import Lake
+from lakehouse.settings import get_settings
 from ml import features as F
+from ml.estimators import compute_threads
 from ml.playbook import Playbook
-from ml.settings import compute_threads
 from ml.tables import FAILURE_RISK
 
 
@@ -119,11 +120,10 @@ def score_night(lake: Lake, dates: Sequence[dt.date] | dt.date, plants: Sequence
     (:func:`write_risk`).
     """
     from ml.registry import load_champions  # MLflow only when the caller did not bring the models
-    from ml.settings import get_ml_settings
 
     dates = [dates] if isinstance(dates, dt.date) else list(dates)
     champions = champions or load_champions()
-    playbook = playbook or Playbook.load(get_ml_settings().playbook)
+    playbook = playbook or Playbook.load(get_settings().ml.playbook)
     daily, component, _ = read_inputs(lake, dates, plants)
     return risk_table(score(champions, daily, component, dates, playbook))
 

@@ -27,9 +27,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from lakehouse.delta import Lake
-from lakehouse.settings import redact
+from lakehouse.settings import MLSettings, get_settings, redact
 from ml.alerts import DELIVERED, PENDING, alerts_table
-from ml.settings import MLSettings, get_ml_settings
 from ml.tables import MAINTENANCE_ALERTS
 
 log = logging.getLogger(__name__)
@@ -165,7 +164,7 @@ def deliver_pending(lake: Lake, settings: MLSettings | None = None, *, sender: S
     Without a webhook URL (and no ``sender``) nothing is sent: the alerts stay pending in the
     table, and the log says how many.
     """
-    settings = settings or get_ml_settings()
+    settings = settings or get_settings().ml
     pending = lake.read(MAINTENANCE_ALERTS, filters=[("status", "=", PENDING)], missing_ok=True).to_pandas()
     if pending.empty:
         return DeliveryReport(updates=pending)

@@ -6,7 +6,7 @@ model's signature and nightly scoring cannot disagree.
 
 from __future__ import annotations
 
-from lakehouse.catalog import BOOL, DATE, FLOAT64, INT64, STRING, TIMESTAMP, TableSpec, col
+from lakehouse.catalog import BOOL, DATE, FLOAT64, INT64, NETWORK, PLANT, STRING, TIMESTAMP, TableSpec, col
 from ml import features as _features
 
 FAILURE_TRAINING_SET = TableSpec(
@@ -43,21 +43,24 @@ FAILURE_RISK = TableSpec(
         col("line_id", STRING, "Line"),
         col("machine_id", STRING, "Machine", nullable=False),
         col("machine_type", STRING, "Kind of machine"),
-        col("horizon_days", INT64, "H: the probability is of a failure in the H days after date", nullable=False),
-        col("failure_probability", FLOAT64, "Calibrated P(unplanned failure within H days)", nullable=False),
+        col("horizon_days", INT64, "H: the probability is of a failure in the H days after date", nullable=False,
+            min=1),
+        col("failure_probability", FLOAT64, "Calibrated P(unplanned failure within H days)", nullable=False,
+            min=0, max=1),
         col("likely_component", STRING, "Component most likely to fail"),
-        col("component_probability", FLOAT64, "P(that component is the one | a failure)"),
+        col("component_probability", FLOAT64, "P(that component is the one | a failure)", min=0, max=1),
         col("predicted_failure_cost_eur", FLOAT64, "Predicted cost of that failure: downtime x the machine's "
-            "rate + repair", unit="EUR"),
+            "rate + repair", unit="EUR", min=0),
         col("recommended_action", STRING, "Preventive action from the maintenance playbook"),
-        col("action_duration_h", FLOAT64, "Duration of the action", unit="h"),
-        col("action_cost_eur", FLOAT64, "Cost of the action", unit="EUR"),
+        col("action_duration_h", FLOAT64, "Duration of the action", unit="h", min=0),
+        col("action_cost_eur", FLOAT64, "Cost of the action", unit="EUR", min=0),
         col("expected_saving_eur", FLOAT64, "P x (predicted failure cost - action cost)", unit="EUR"),
         col("model_version", STRING, "Registered version of plantlake-failure that scored the row", nullable=False),
         col("cost_model_version", STRING, "Registered version of plantlake-failure-cost"),
     ),
     partition_by=("date",),
     natural_key=("date", "machine_id"),
+    scope=PLANT,
 )
 
 MAINTENANCE_ALERTS = TableSpec(
@@ -72,22 +75,24 @@ MAINTENANCE_ALERTS = TableSpec(
         col("line_id", STRING, "Line"),
         col("machine_id", STRING, "Machine", nullable=False),
         col("component", STRING, "Component expected to fail"),
-        col("failure_probability", FLOAT64, "Calibrated P(failure within the horizon)", nullable=False),
-        col("predicted_failure_cost_eur", FLOAT64, "Predicted cost of the failure", unit="EUR"),
+        col("failure_probability", FLOAT64, "Calibrated P(failure within the horizon)", nullable=False, min=0, max=1),
+        col("predicted_failure_cost_eur", FLOAT64, "Predicted cost of the failure", unit="EUR", min=0),
         col("recommended_action", STRING, "What to do (maintenance playbook)"),
         col("action_duration_h", FLOAT64, "How long it takes", unit="h"),
-        col("action_cost_eur", FLOAT64, "What it costs", unit="EUR"),
-        col("expected_saving_eur", FLOAT64, "What acting saves, in expectation", unit="EUR", nullable=False),
-        col("rank_in_plant", INT64, "1 = the plant's most valuable alert of the day", nullable=False),
+        col("action_cost_eur", FLOAT64, "What it costs", unit="EUR", min=0),
+        col("expected_saving_eur", FLOAT64, "What acting saves, in expectation", unit="EUR", nullable=False, min=0),
+        col("rank_in_plant", INT64, "1 = the plant's most valuable alert of the day", nullable=False, min=1),
         col("model_version", STRING, "Failure model version", nullable=False),
-        col("status", STRING, "pending (not yet delivered to the webhook) or delivered", nullable=False),
+        col("status", STRING, "pending (not yet delivered to the webhook) or delivered", nullable=False,
+            allowed=("pending", "delivered")),
         col("raised_at", TIMESTAMP, "When the alert was first raised", nullable=False),
         col("delivered_at", TIMESTAMP, "When the webhook accepted it"),
-        col("delivery_attempts", INT64, "Webhook deliveries tried", nullable=False),
+        col("delivery_attempts", INT64, "Webhook deliveries tried", nullable=False, min=0),
         col("last_error", STRING, "Why the last delivery failed"),
     ),
     partition_by=("date",),
     natural_key=("date", "alert_id"),
+    scope=PLANT,
 )
 
 SAVINGS_FORECAST = TableSpec(
@@ -106,6 +111,7 @@ SAVINGS_FORECAST = TableSpec(
     ),
     partition_by=("month",),
     natural_key=("month", "plant_id"),
+    scope=NETWORK,  # each night recomputes its month for every plant
 )
 
 MODEL_PROMOTIONS = TableSpec(

@@ -26,13 +26,13 @@ import pyarrow as pa
 from sklearn.metrics import average_precision_score, mean_absolute_error
 
 from lakehouse.delta import Lake
-from lakehouse.settings import Settings
+from lakehouse.settings import Settings, get_settings
 from ml import evaluation as E
 from ml import features as F
 from ml import registry
+from ml.estimators import compute_threads
 from ml.labels import LABEL, label_frame
 from ml.playbook import Playbook
-from ml.settings import compute_threads, get_ml_settings
 from ml.tables import FAILURE_TRAINING_SET
 from ml.training import TrainingDataError, cost_history, fit_cost_model, fit_failure_model
 
@@ -88,7 +88,7 @@ def _pin(lake: Lake, names: list[str]) -> dict[str, int | None]:
 def build_training_set(lake: Lake, end_date: dt.date, *, horizon_days: int | None = None,
                        start_date: dt.date | None = None, window_days: int = WINDOW_DAYS) -> TrainingSet:
     """Features and labels of every machine-day in [start, end], from the lake (nothing is written)."""
-    horizon_days = horizon_days or get_ml_settings().horizon_days
+    horizon_days = horizon_days or get_settings().ml.horizon_days
     start = _window(end_date, start_date, window_days)
     versions = _pin(lake, ["gold.machine_daily", "gold.machine_component_daily", "silver.failures"])
     if versions["gold.machine_daily"] is None:
@@ -138,7 +138,7 @@ def write_training_set(lake: Lake, training_set: TrainingSet, *, run_id: str | N
 def read_training_set(lake: Lake, end_date: dt.date, *, horizon_days: int | None = None,
                       start_date: dt.date | None = None, window_days: int = WINDOW_DAYS) -> TrainingSet:
     """The stored gold.failure_training_set rows of the window (as written by the failure_training_set asset)."""
-    horizon_days = horizon_days or get_ml_settings().horizon_days
+    horizon_days = horizon_days or get_settings().ml.horizon_days
     start = _window(end_date, start_date, window_days)
     version = lake.version(FAILURE_TRAINING_SET)
     if version is None:
@@ -159,7 +159,7 @@ def train_failure(lake: Lake, training_set: TrainingSet, *, budget: int | None =
                   partition: str | None = None, settings: Settings | None = None) -> ModelResult:
     """Fit, evaluate, log, register and gate plantlake-failure on ``training_set``."""
     t0 = time.monotonic()
-    budget = get_ml_settings().alert_budget if budget is None else budget
+    budget = get_settings().ml.alert_budget if budget is None else budget
     params = dict(params or {})
     fit = fit_failure_model(training_set.frame, training_set.horizon_days, **params)
     model, holdout, h = fit.model, fit.holdout, training_set.horizon_days
@@ -208,7 +208,7 @@ def train_failure(lake: Lake, training_set: TrainingSet, *, budget: int | None =
 @compute_threads()
 def train_cost(lake: Lake, end_date: dt.date, *, start_date: dt.date | None = None, window_days: int = WINDOW_DAYS,
                params: dict[str, Any] | None = None, dagster_run_id: str | None = None, partition: str | None = None,
-               settings: Settings | None = None) -> ModelResult:
+               settings: Settings | None = None, playbook: Playbook | None = None) -> ModelResult:
     """Fit, evaluate, log, register and gate plantlake-failure-cost on the window's failures."""
     t0 = time.monotonic()
     start = _window(end_date, start_date, window_days)
@@ -223,7 +223,7 @@ def train_cost(lake: Lake, end_date: dt.date, *, start_date: dt.date | None = No
         maintenance = lake.read("silver.maintenance", version=versions["silver.maintenance"],
                                 filters=[("date", ">=", start), ("date", "<=", end_date + dt.timedelta(days=7)),
                                          ("maintenance_type", "=", "corrective")]).to_pandas()
-    playbook = Playbook.load(get_ml_settings().playbook)
+    playbook = playbook or Playbook.load(get_settings().ml.playbook)
     history = cost_history(failures, machines, maintenance, playbook.labour_rate_eur_h)
     fit = fit_cost_model(history, **dict(params or {}))
     actual = fit.holdout["failure_cost_eur"].to_numpy()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from typing import Annotated, NoReturn
 
 import typer
@@ -16,8 +15,6 @@ from lakehouse import catalog
 from lakehouse.delta import VACUUM_RETENTION_HOURS, Lake
 from lakehouse.errors import LakeError
 from lakehouse.settings import get_settings
-from ml.settings import get_ml_settings
-from orchestration.environment import Orchestration
 from sources.importer import import_export
 from sources.simulator.cli import simulate
 
@@ -34,8 +31,7 @@ console = Console()
 @app.callback()
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False) -> None:
     try:  # every variable plantlake reads: the lake's, the models', the orchestration's, the log level
-        get_settings(), get_ml_settings(), Orchestration.from_env()
-        level = "DEBUG" if verbose else _log_level(os.environ.get("PLANTLAKE_LOG_LEVEL"))
+        level = "DEBUG" if verbose else get_settings().log_level
     except ValueError as exc:  # a malformed setting: one line naming it, before any work starts
         _exit_with(exc, 2)
     logging.basicConfig(
@@ -62,13 +58,6 @@ def _layers(values: list[str]) -> list[str]:
         raise typer.BadParameter(f"unknown layer {', '.join(unknown)}; one of {', '.join(catalog.LAYERS)}",
                                  param_hint="--layer")
     return values
-
-
-def _log_level(value: str | None) -> str:
-    level = (value or "INFO").strip().upper()
-    if level not in logging.getLevelNamesMapping():
-        raise ValueError(f"PLANTLAKE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {value!r}")
-    return level
 
 
 @app.command()

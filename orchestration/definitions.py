@@ -1,29 +1,63 @@
-"""The one Dagster code location of plantlake (``workspace.yaml`` loads ``defs``)."""
+"""The one Dagster code location of plantlake: ``workspace.yaml`` loads ``defs``.
+
+The code location is built by a function of the settings (:func:`build_definitions`), so the
+partitions, schedules, sensors and resources follow the settings the loading process has, and
+a test or a benchmark builds it for another first date or deployment in its own process.
+"""
+
+from __future__ import annotations
+
+import functools
 
 import dagster as dg
 
-from orchestration.assets.bronze import DROPS, landing
-from orchestration.assets.gold import GOLD_ASSETS
+from lakehouse import catalog
+from lakehouse.settings import Settings, get_settings
+from orchestration import jobs, partitions
+from orchestration.assets.bronze import DROPS, landing_asset
+from orchestration.assets.gold import gold_assets
 from orchestration.assets.maintenance import table_maintenance
-from orchestration.assets.models import MODEL_ASSETS, SCORING_ASSETS
-from orchestration.assets.silver import SILVER_ASSETS
-from orchestration.checks import EXPECTATION_CHECKS
-from orchestration.jobs import (
-    maintenance_job,
-    maintenance_schedule,
-    nightly_job,
-    nightly_schedule,
-    retrain_job,
-    retrain_schedule,
-)
+from orchestration.assets.models import MODEL_ASSETS, scoring_assets
+from orchestration.assets.silver import silver_assets
+from orchestration.checks import expectation_checks
 from orchestration.resources import resources
 from orchestration.sensors import landing_sensor, run_failure_recorder
 
-defs = dg.Definitions(
-    assets=[DROPS, landing, *SILVER_ASSETS, *GOLD_ASSETS, *SCORING_ASSETS, *MODEL_ASSETS, table_maintenance],
-    asset_checks=EXPECTATION_CHECKS,
-    jobs=[nightly_job, retrain_job, maintenance_job],
-    schedules=[nightly_schedule, retrain_schedule, maintenance_schedule],
-    sensors=[landing_sensor, run_failure_recorder],
-    resources=resources(),
-)
+
+@functools.cache
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Every asset, check, job, schedule, sensor and resource, for ``settings``."""
+    orchestration = settings.orchestration
+    daily = partitions.daily(orchestration.first_date)
+    freshness = partitions.nightly_freshness(orchestration)
+    nightly_assets = [
+        landing_asset(daily),
+        *silver_assets(daily),
+        *gold_assets(daily, freshness),
+        *scoring_assets(daily, freshness),
+    ]
+    nightly = jobs.nightly_job(daily)
+    return dg.Definitions(
+        assets=[DROPS, *nightly_assets, *MODEL_ASSETS, table_maintenance],
+        asset_checks=expectation_checks(nightly_tables(nightly_assets)),
+        jobs=[nightly, jobs.retrain_job, jobs.maintenance_job],
+        schedules=[
+            jobs.nightly_schedule(nightly, orchestration),
+            jobs.retrain_schedule(orchestration),
+            jobs.maintenance_schedule,
+        ],
+        sensors=[landing_sensor(nightly, daily, orchestration), run_failure_recorder],
+        resources=resources(settings),
+    )
+
+
+def nightly_tables(assets: list[dg.AssetsDefinition]) -> list[catalog.TableSpec]:
+    """The catalog tables the nightly assets write: each is checked on the slices a run wrote."""
+    names = {".".join(k.path) for a in assets for k in a.keys}
+    return [spec for spec in catalog.tables() if spec.name in names]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location for the settings of the loading process (the webserver's, the daemon's, a run's)."""
+    return build_definitions(get_settings())

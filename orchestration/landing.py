@@ -25,7 +25,6 @@ import pyarrow.parquet as pq
 
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
-from orchestration.environment import current
 from sources.contracts import CONTRACTS, PLANT, QUARANTINE, contract
 from sources.landing import Drop, DropRejected, InvalidDrop, Outcome, list_complete, pending, plants_sending, record_all
 from sources.reader import DropResult, KnownIds, read_drop
@@ -33,10 +32,6 @@ from sources.silver import DIMENSION_TABLES
 
 log = logging.getLogger(__name__)
 
-#: Rows buffered per table before a commit (bounds memory on a full-network night).
-BUFFER_ROWS = current().landing_buffer_rows
-#: Drops read at once (Polars releases the GIL, so two cores read a night faster than one: docs/performance.md).
-READ_THREADS = current().landing_threads
 
 
 @dataclass
@@ -77,8 +72,10 @@ class _Buffer:
     a table has one write under way at a time (its commits never race each other).
     """
 
-    def __init__(self, lake: Lake, spec: TableSpec, report: LandingReport, run_id: str, writer: Executor):
+    def __init__(self, lake: Lake, spec: TableSpec, report: LandingReport, run_id: str, writer: Executor,
+                 max_rows: int):
         self.lake, self.spec, self.report, self.run_id, self.writer = lake, spec, report, run_id, writer
+        self.max_rows = max_rows
         self.tables: list[pa.Table] = []
         self.slices: dict[dt.date, set[str] | None] = {}
         self.rows = 0
@@ -93,7 +90,7 @@ class _Buffer:
             self.slices[date] = None
         else:
             self.slices.setdefault(date, set()).add(plant)
-        if self.rows >= BUFFER_ROWS:
+        if self.rows >= self.max_rows:
             self.flush()
 
     def flush(self) -> None:
@@ -171,8 +168,14 @@ def land(
     *,
     run_id: str,
     reland: bool = False,
+    buffer_rows: int = 2_000_000,
+    threads: int = 2,
 ) -> LandingReport:
-    """Land the drops of ``dates`` (of ``sources``: plant ids and/or 'suppliers'; None = all)."""
+    """Land the drops of ``dates`` (of ``sources``: plant ids and/or 'suppliers'; None = all).
+
+    ``buffer_rows`` rows are buffered per table before a commit (bounding memory on a full-network
+    night); ``threads`` drops are read at once (Polars releases the GIL, so cores read in parallel).
+    """
     report = LandingReport()
     drops = drops_to_land(lake, landing_uri, dates, sources, reland)
     known = known_ids(lake)
@@ -184,12 +187,12 @@ def land(
             raise DropRejected(drop.drop_id, drop.problem)
         return read_drop(drop, known, run_id=run_id, ingested_at=ingested_at, settings=lake.settings)
 
-    with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="landing-write") as writer:
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="landing-write") as writer:
         buffers = {
-            spec.name: _Buffer(lake, spec, report, run_id, writer)
+            spec.name: _Buffer(lake, spec, report, run_id, writer, buffer_rows)
             for spec in [*(c.bronze for c in CONTRACTS.values()), QUARANTINE]
         }
-        for drop, result in read_in_order(drops, known, read, threads=READ_THREADS):
+        for drop, result in read_in_order(drops, known, read, threads=threads):
             if isinstance(result, DropRejected):
                 log.error("drop rejected: %s", result)
                 report.rejected.append((drop, result.reason))

@@ -12,7 +12,6 @@ import pyarrow as pa
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
 from lakehouse.slices import Slices
-from orchestration import partitions
 
 
 def key(spec: TableSpec) -> dg.AssetKey:
@@ -34,19 +33,22 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
 
 
 def asset_spec(
-    spec: TableSpec, kinds: set[str], deps: Iterable[TableSpec] = (), group: str | None = None
+    spec: TableSpec,
+    kinds: set[str],
+    deps: Iterable[TableSpec | dg.AssetKey] = (),
+    group: str | None = None,
+    freshness: dg.FreshnessPolicy | None = None,
 ) -> dg.AssetSpec:
-    """An AssetSpec for a catalog table: key ``<layer>/<table>``, group = layer (unless given), schema and docs;
-    the nightly gold tables carry the nightly freshness policy."""
-    group = group or spec.layer
+    """An AssetSpec for a catalog table: key ``<layer>/<table>``, group = layer (unless given), schema and docs,
+    and the freshness policy the nightly tables are held to."""
     return dg.AssetSpec(
         key=key(spec),
         description=spec.description,
-        group_name=group,
+        group_name=group or spec.layer,
         kinds=kinds | {"delta"},
-        deps=[key(d) for d in deps],
+        deps=[d if isinstance(d, dg.AssetKey) else key(d) for d in deps],
         metadata=static_metadata(spec),
-        freshness_policy=partitions.nightly_freshness if group == "gold" else None,
+        freshness_policy=freshness,
     )
 
 

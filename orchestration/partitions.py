@@ -1,4 +1,4 @@
-"""The daily partitions of the pipeline: one per plant-local production date."""
+"""The daily partitions of the pipeline (one per plant-local production date) and what hangs on them."""
 
 from __future__ import annotations
 
@@ -6,27 +6,25 @@ import datetime as dt
 
 import dagster as dg
 
-from orchestration.environment import current
+from lakehouse.settings import OrchestrationSettings
 
-#: First partition; set PLANTLAKE_FIRST_DATE earlier to land older history (the Azure export is 2014-2015).
-FIRST_DATE = current().first_date
 
-#: The latest partition is yesterday (UTC): a night is processed once it has ended everywhere it can have.
-daily = dg.DailyPartitionsDefinition(start_date=FIRST_DATE, end_offset=0)
+def daily(first_date: dt.date) -> dg.DailyPartitionsDefinition:
+    """Nights from ``first_date`` (PLANTLAKE_FIRST_DATE) to yesterday (UTC): a night is processed once it has
+    ended everywhere it can have."""
+    return dg.DailyPartitionsDefinition(start_date=first_date.isoformat(), end_offset=0)
 
-#: Hour (UTC) of the nightly run: after the last plants' production day has ended.
-NIGHTLY_HOUR = current().nightly_hour
 
-#: Hours the nightly run has to bring gold up to date (1 to 24); after that the UI shows gold as stale.
-FRESHNESS_HOURS = current().freshness_hours
+def nightly_freshness(settings: OrchestrationSettings) -> dg.FreshnessPolicy:
+    """Gold is expected between the nightly run's hour and ``freshness_hours`` later, every day: what BI reads
+    in the morning is last night's. Evaluated by the Dagster daemon."""
+    hours = settings.freshness_hours
+    return dg.FreshnessPolicy.cron(
+        deadline_cron=f"0 {(settings.nightly_hour + hours) % 24} * * *",
+        lower_bound_delta=dt.timedelta(hours=hours),
+        timezone="UTC",
+    )
 
-#: Gold tables are expected to be materialized between the nightly run's hour and FRESHNESS_HOURS later,
-#: every day: what BI reads in the morning is last night's. Evaluated by the daemon (``dagster dev``).
-nightly_freshness = dg.FreshnessPolicy.cron(
-    deadline_cron=f"0 {(NIGHTLY_HOUR + FRESHNESS_HOURS) % 24} * * *",
-    lower_bound_delta=dt.timedelta(hours=FRESHNESS_HOURS),
-    timezone="UTC",
-)
 
 #: Every asset takes a range of nights in one run (a backfill is one Spark job per asset, not one per night).
 single_run = dg.BackfillPolicy.single_run()
@@ -36,3 +34,17 @@ def dates(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> 
     """The nights a run covers: its partition or partition range."""
     keys = context.partition_keys if context.has_partition_key_range else [context.partition_key]
     return [dt.date.fromisoformat(k) for k in keys]
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def month_end(day: dt.date) -> dt.date:
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def periods(nights: list[dt.date], column: str) -> list[dt.date]:
+    """The values of a table's partition ``column`` that the nights fall in: the nights, or their months."""
+    return sorted({month_start(d) for d in nights}) if column == "month" else sorted(nights)

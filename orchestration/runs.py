@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse.settings import environment, get_settings
+from lakehouse.settings import Settings, environment, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,14 @@ def run_nights(
     dagster_instance: dg.DagsterInstance | None = None,
     assets: Sequence[dg.AssetKey] | None = None,
     planned_per_asset: bool = False,
+    settings: Settings | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run ``job_name`` (or only its ``assets``) for the nights ``start``..``end`` as one run.
 
     A backfill is one run, not one per night. ``planned_per_asset`` takes Dagster's opt-in
     (``ONE_PLANNED_EVENT_PER_ASSET``) for this run only: callers that report failures themselves.
     """
-    from orchestration.definitions import defs  # the code location, loaded only when a run is asked for
+    from orchestration.definitions import build_definitions  # loaded only when a run is asked for
 
     end = end or start
     if end < start:
@@ -76,7 +77,7 @@ def run_nights(
     tags = {"plantlake/trigger": "cli"}
     if plants:
         tags["plantlake/plants"] = ",".join(plants)
-    job = defs.resolve_job_def(job_name)
+    job = build_definitions(settings or get_settings()).resolve_job_def(job_name)
     kwargs: dict = {
         "run_config": run_config(plants, reland, log_level),
         "instance": dagster_instance or instance(),
@@ -111,9 +112,9 @@ def failures(result: dg.ExecuteInProcessResult) -> list[str]:
 
 
 def retrain(*, log_level: str = "INFO", dagster_instance: dg.DagsterInstance | None = None,
-            end_date: dt.date | None = None) -> dg.ExecuteInProcessResult:
+            end_date: dt.date | None = None, settings: Settings | None = None) -> dg.ExecuteInProcessResult:
     """Run the retrain job in this process: the training set, both models and the promotion gate."""
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
 
     config: dict = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if end_date:
@@ -121,6 +122,6 @@ def retrain(*, log_level: str = "INFO", dagster_instance: dg.DagsterInstance | N
         config["ops"] = {name: training for name in ("failure_training_set", "models__failure_model",
                                                       "models__failure_cost_model")}
     log.info("retraining the models%s", f" on the window ending {end_date}" if end_date else "")
-    return defs.resolve_job_def("retrain").execute_in_process(
+    return build_definitions(settings or get_settings()).resolve_job_def("retrain").execute_in_process(
         run_config=config, instance=dagster_instance or instance(), raise_on_error=False,
         tags={"plantlake/trigger": "cli"})

@@ -1,5 +1,6 @@
 """Sensors: start a run when drops are complete; record every failed run in ``ops.run_failures``."""
 
+
 import datetime as dt
 import hashlib
 from collections import defaultdict
@@ -8,24 +9,19 @@ import dagster as dg
 import pyarrow as pa
 
 from lakehouse.delta import Lake
-from lakehouse.settings import redact
-from orchestration import partitions
-from orchestration.environment import current
-from orchestration.jobs import nightly_job
+from lakehouse.settings import OrchestrationSettings, redact
 from orchestration.resources import LakeResource
 from sources.landing import pending
 
-#: How many recent nights the landing sensor watches for complete drops.
-SENSOR_DAYS = current().sensor_days
 
-
-def landing_requests(lake: Lake, landing_uri: str, today: dt.date, days: int = SENSOR_DAYS) -> list[dg.RunRequest]:
+def landing_requests(lake: Lake, landing_uri: str, today: dt.date, days: int,
+                     partitions_def: dg.PartitionsDefinition) -> list[dg.RunRequest]:
     """One run per night with complete, not yet landed drops, limited to the plants that sent them.
 
     The run key names the drops' manifests, so a drop is requested once per version: a late
     plant's drop starts a run for that plant only, and a resend with new content starts a new one.
     """
-    keys = set(partitions.daily.get_partition_keys(current_time=dt.datetime.combine(today, dt.time(23, 59))))
+    keys = set(partitions_def.get_partition_keys(current_time=dt.datetime.combine(today, dt.time(23, 59))))
     nights = [today - dt.timedelta(days=i) for i in range(days)]
     by_night: dict[dt.date, list] = defaultdict(list)
     for drop in pending(landing_uri, lake, [n for n in nights if n.isoformat() in keys]):
@@ -45,17 +41,26 @@ def landing_requests(lake: Lake, landing_uri: str, today: dt.date, days: int = S
     return requests
 
 
-@dg.sensor(
-    job=nightly_job,
-    minimum_interval_seconds=60,
-    description="Starts a run for the plants whose drops of a "
-    "recent night are complete (manifest present) and not landed yet.",
-)
-def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-    requests = landing_requests(lake.lake(), lake.landing, dt.datetime.now(dt.UTC).date())
-    if not requests:
-        return dg.SkipReason("no complete drop waiting to be landed")
-    return requests
+def landing_sensor(job: "dg.UnresolvedAssetJobDefinition", partitions_def: dg.PartitionsDefinition,
+                   settings: OrchestrationSettings) -> dg.SensorDefinition:
+    """Every minute: a run for the plants whose drops of the last ``sensor_days`` nights are complete and not
+    landed yet. Running from the daemon's start unless PLANTLAKE_LANDING_SENSOR=false."""
+
+    @dg.sensor(
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING if settings.landing_sensor else dg.DefaultSensorStatus.STOPPED,
+        description=f"Starts a run for the plants whose drops of the last {settings.sensor_days} nights are "
+        "complete (manifest present) and not landed yet.",
+    )
+    def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+        requests = landing_requests(lake.lake(), lake.landing, dt.datetime.now(dt.UTC).date(), settings.sensor_days,
+                                    partitions_def)
+        if not requests:
+            return dg.SkipReason("no complete drop waiting to be landed")
+        return requests
+
+    return landing_sensor
 
 
 def failure_record(run: dg.DagsterRun, message: str, failed_steps: list[str]) -> pa.Table:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 
+from lakehouse import catalog
 from lakehouse.catalog import BOOL, DATE, FLOAT64, INT64, STRING, TIMESTAMP, Column, TableSpec, col
 
 PLANT = "plant"
@@ -44,7 +45,9 @@ class Field:
     allowed: tuple[str, ...] | None = None
 
     def column(self) -> Column:
-        return col(self.name, self.type, self.description, nullable=not self.required, unit=self.unit)
+        """The column as bronze and silver declare it, with the contract's range and allowed values."""
+        return col(self.name, self.type, self.description, nullable=not self.required, unit=self.unit,
+                   min=self.min, max=self.max, allowed=self.allowed)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Rule:
     name: str
     description: str
     check: Callable[[], pl.Expr]
+    ordered: tuple[str, str] | None = None  # (a, b) when the rule is a <= b: silver checks it again
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class Contract:
             columns=tuple(columns),
             partition_by=("date",),
             natural_key=("date", *key),
+            scope=catalog.PLANT if self.scope == PLANT else catalog.NETWORK,
+            blocking=True,  # bad data never flows into silver
         )
 
 
@@ -126,8 +132,9 @@ SHIPMENT_STATUS = ("in_transit", "delivered")
 BIG = 1e12  # upper bound for money and counts: catches overflow and unit mix-ups
 
 
-def _le(a: str, b: str) -> Callable[[], pl.Expr]:
-    return lambda: pl.col(a) <= pl.col(b)
+def _le(name: str, description: str, a: str, b: str) -> Rule:
+    """The rule ``a <= b`` (nulls pass)."""
+    return Rule(name, description, lambda: pl.col(a) <= pl.col(b), ordered=(a, b))
 
 
 CONTRACTS: dict[str, Contract] = {}
@@ -233,9 +240,9 @@ _register(Contract(
     event_time="shift_start",
     references=(("line_id", "lines"),),
     rules=(
-        Rule("good_le_total", "good_count <= total_count", _le("good_count", "total_count")),
-        Rule("run_le_planned", "run_minutes <= planned_minutes", _le("run_minutes", "planned_minutes")),
-        Rule("end_after_start", "shift_end >= shift_start", _le("shift_start", "shift_end")),
+        _le("good_le_total", "good_count <= total_count", "good_count", "total_count"),
+        _le("run_le_planned", "run_minutes <= planned_minutes", "run_minutes", "planned_minutes"),
+        _le("end_after_start", "shift_end >= shift_start", "shift_start", "shift_end"),
     ),
 ))
 
@@ -253,7 +260,7 @@ _register(Contract(
     natural_key=("machine_id", "start_ts", "code"),
     event_time="start_ts",
     references=(("machine_id", "machines"),),
-    rules=(Rule("end_after_start", "end_ts >= start_ts", _le("start_ts", "end_ts")),),
+    rules=(_le("end_after_start", "end_ts >= start_ts", "start_ts", "end_ts"),),
 ))
 
 _register(Contract(
@@ -368,8 +375,8 @@ _register(Contract(
     references=(("supplier_id", "suppliers"), ("location_id", "supplier_locations"), ("plant_id", "plants"),
                 ("part_id", "parts")),
     rules=(
-        Rule("promised_after_shipped", "promised_at >= shipped_at", _le("shipped_at", "promised_at")),
-        Rule("delivered_after_shipped", "delivered_at >= shipped_at", _le("shipped_at", "delivered_at")),
+        _le("promised_after_shipped", "promised_at >= shipped_at", "shipped_at", "promised_at"),
+        _le("delivered_after_shipped", "delivered_at >= shipped_at", "shipped_at", "delivered_at"),
         Rule("delivered_has_time", "a delivered shipment has delivered_at and delivered_qty",
              lambda: (pl.col("status") != "delivered")
              | (pl.col("delivered_at").is_not_null() & pl.col("delivered_qty").is_not_null())),
@@ -394,7 +401,7 @@ _register(Contract(
     natural_key=("inspection_id",),
     event_time="inspected_at",
     references=(("supplier_id", "suppliers"), ("plant_id", "plants"), ("part_id", "parts")),
-    rules=(Rule("defective_le_inspected", "defective_qty <= inspected_qty", _le("defective_qty", "inspected_qty")),),
+    rules=(_le("defective_le_inspected", "defective_qty <= inspected_qty", "defective_qty", "inspected_qty"),),
 ))
 
 

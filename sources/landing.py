@@ -60,7 +60,7 @@ LANDED_DROPS = TableSpec(
             nullable=False,
         ),
         col("format", STRING, "Mapping that reads the drop", nullable=False),
-        col("status", STRING, "landed or rejected", nullable=False),
+        col("status", STRING, "landed or rejected", nullable=False, allowed=("landed", "rejected")),
         col("reason", STRING, "Why the drop was rejected (null when landed)"),
         col("files", INT64, "Files in the manifest"),
         col("manifest_rows", INT64, "Rows the manifest announces"),

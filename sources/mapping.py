@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lakehouse.catalog import DATE
+from lakehouse.settings import get_settings
 from sources.contracts import CONTRACTS, PLANT, contract
 
 BUILTIN_DIR = Path(__file__).parent / "mappings"
@@ -225,8 +226,7 @@ def load(path: str | Path) -> Mapping:
 
 def search_path() -> list[Path]:
     """Where mappings are looked up by name: ``PLANTLAKE_MAPPINGS_DIR`` (os.pathsep-separated), then built-ins."""
-    extra = [Path(p) for p in os.environ.get("PLANTLAKE_MAPPINGS_DIR", "").split(os.pathsep) if p]
-    return [*extra, BUILTIN_DIR]
+    return [*get_settings().mappings_dirs, BUILTIN_DIR]
 
 
 @functools.lru_cache(maxsize=64)

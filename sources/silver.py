@@ -12,6 +12,7 @@ silver without being declared twice.
 
 from __future__ import annotations
 
+from lakehouse import catalog
 from lakehouse.catalog import DATE, STRING, TIMESTAMP, TableSpec, col
 from sources.contracts import CONTRACTS, PLANT, Contract
 
@@ -46,6 +47,9 @@ def event_table(c: Contract) -> TableSpec:
         ),
         partition_by=("date",),
         natural_key=tuple(dict.fromkeys(["date", *key])),
+        at_most=tuple(r.ordered for r in c.rules if r.ordered),  # the contract's ordered pairs, after dedup
+        scope=catalog.PLANT if c.scope == PLANT else catalog.NETWORK,
+        blocking=True,  # gold reads it
     )
 
 
@@ -61,6 +65,7 @@ def dimension_table(c: Contract) -> TableSpec:
         ),
         partition_by=(),
         natural_key=c.natural_key,
+        blocking=True,  # gold reads it
     )
 
 

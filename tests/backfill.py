@@ -4,16 +4,13 @@ A backfill records one materialization per asset and night (11,000 for the Azure
 305 nights). Dagster's SQLite event log, the one ``plantlake run`` keeps for the UI, writes each
 in about 25 ms; an in-memory instance in about 2 ms. The run is otherwise the CLI's: the same
 job over the same range as one run, with one "materialization planned" event per asset as the
-demo's backfill records them.
-
-``python -m tests.backfill START END`` runs it in a process of its own, for settings read when
-the code location loads (``PLANTLAKE_FIRST_DATE``).
+demo's backfill records them. The code location is built for the settings of the caller's
+environment, so a test that needs older partitions sets ``PLANTLAKE_FIRST_DATE`` around the call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 
 import dagster as dg
 
@@ -25,7 +22,3 @@ def backfill(start: dt.date, end: dt.date) -> list[str]:
     return failures(run_nights(start, end, dagster_instance=dg.DagsterInstance.ephemeral(), log_level="WARNING",
                                planned_per_asset=True))
 
-
-if __name__ == "__main__":
-    problems = backfill(dt.date.fromisoformat(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]))
-    sys.exit("\n".join(problems) or None)

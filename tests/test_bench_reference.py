@@ -22,7 +22,6 @@ from lakehouse import gold_tables as gold
 from lakehouse import spark as plantlake_spark
 from lakehouse.delta import Lake
 from lakehouse.settings import plantlake_home
-from orchestration import partitions
 from orchestration.definitions import defs
 from orchestration.runs import failures
 from tests.pipeline import run, tiny_network
@@ -96,16 +95,17 @@ def test_the_landing_reference_reads_every_manifest_row(processed, tmp_path):
 
 
 def test_every_stage_selects_only_daily_partitioned_assets_of_the_nightly_job():
-    graph = defs.resolve_asset_graph()
-    nightly = set(defs.resolve_job_def("nightly").asset_layer.executable_asset_keys)
+    graph = defs().resolve_asset_graph()
+    nightly = set(defs().resolve_job_def("nightly").asset_layer.executable_asset_keys)
+    daily = defs().resolve_job_def("nightly").partitions_def
     stages = pipeline.stage_keys()
     staged = [key for keys in stages.values() for key in keys]
     assert len(staged) == len(set(staged)), "an asset in two stages"
     for stage, keys in stages.items():
         assert keys, f"stage {stage} is empty"
         for key in keys:
-            assert key in nightly and graph.get(key).partitions_def == partitions.daily, key
-        assert pipeline.assets_job(stage).partitions_def == partitions.daily
+            assert key in nightly and graph.get(key).partitions_def == daily, key
+        assert pipeline.assets_job(stage).partitions_def == daily
     assert set(stages["scoring"]) == set(pipeline.SCORING_KEYS) == {
         dg.AssetKey(["gold", name]) for name in ("failure_risk", "maintenance_alerts", "savings_forecast")}
     never = {key for key in graph.materializable_asset_keys | graph.external_asset_keys

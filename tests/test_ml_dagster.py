@@ -82,11 +82,11 @@ def story(tmp_path_factory):
         lake = Lake()
         mldata.write(lake)
         instance = dg.DagsterInstance.ephemeral()
-        retrain = defs.resolve_job_def("retrain").execute_in_process(instance=instance, raise_on_error=False)
+        retrain = defs().resolve_job_def("retrain").execute_in_process(instance=instance, raise_on_error=False)
         scoring = [key(s) for s in (FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST)]
 
         def score():
-            return defs.resolve_job_def("nightly").execute_in_process(
+            return defs().resolve_job_def("nightly").execute_in_process(
                 instance=instance, partition_key=NIGHT.isoformat(), asset_selection=scoring,
                 run_config=run_config(), raise_on_error=False)
 
@@ -138,7 +138,7 @@ def test_nightly_scoring_writes_risk_alerts_and_the_savings_forecast(story):
         assert out.exit_code == 0 and json.loads(out.output)[0]["n"] == lake.count(spec) > 0, out.output
     checks = [e for e in run.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert {e.event_specific_data.asset_key.to_user_string() for e in checks} == {
-        "gold/failure_risk", "gold/maintenance_alerts"}
+        "gold/failure_risk", "gold/maintenance_alerts", "gold/savings_forecast"}
     assert all(e.event_specific_data.passed for e in checks)
 
 

@@ -100,7 +100,8 @@ def story(tmp_path_factory) -> Story:
             on_time_before = on_time_slices(lake, on_time)
 
             manifest.write_bytes(held_back)  # the drop is complete now
-            requests = landing_requests(lake, str(home / "landing"), today=D3 + dt.timedelta(days=1))
+            requests = landing_requests(lake, str(home / "landing"), D3 + dt.timedelta(days=1), 7,
+                                        defs().resolve_job_def("nightly").partitions_def)
             plants_requested = requests[0].run_config["resources"]["scope"]["config"]["plants"]
             late_run = run(D3, plants=plants_requested, instance=instance)
             on_time_after = on_time_slices(lake, on_time)
@@ -114,8 +115,8 @@ def story(tmp_path_factory) -> Story:
 def test_every_asset_materializes_and_every_check_passes(story):
     """Every nightly asset but scoring (no model is champion yet: those skip, and the night succeeds)."""
     assert story.first.success
-    graph = defs.resolve_asset_graph()
-    nightly = defs.resolve_job_def("nightly").asset_layer.selected_asset_keys
+    graph = defs().resolve_asset_graph()
+    nightly = defs().resolve_job_def("nightly").asset_layer.selected_asset_keys
     scoring = {key(spec) for spec in (FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST)}
     assert scoring <= nightly
     assert materialized(story.first) == {k.to_user_string() for k in nightly - scoring}

@@ -3,9 +3,9 @@ and the failure model's training code clears its floor on it.
 
 The export is imported into daily drops with its mapping (``plantlake import``), then one
 backfill run lands every night from its first maintenance record (2014-06-01, which also
-carries the machine master) to the end of its telemetry (2015-04-01). Both run in subprocesses:
-the dates need partitions from 2014 (PLANTLAKE_FIRST_DATE), read when the Dagster code location
-loads. The backfill is ``tests.backfill``'s: the CLI's job and range, with run history in memory.
+carries the machine master) to the end of its telemetry (2015-04-01). The import runs as the console
+script; the backfill is ``tests.backfill``'s (the CLI's job and range, run history in memory) in this
+process, under settings whose partitions start in 2014 (PLANTLAKE_FIRST_DATE).
 The floor (docs/models.md, Quality floors): with a 24-hour horizon, on a time split, holdout PR-AUC at least
 5 times the base rate.
 """
@@ -15,14 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
 
 from lakehouse.delta import Lake
-from lakehouse.settings import Settings
+from lakehouse.settings import Settings, environment, restored_environment
+from tests.backfill import backfill
 from tests.servers import venv_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,11 @@ def azure(tmp_path_factory):
     env.pop("MLFLOW_TRACKING_URI", None)
     process([venv_command("plantlake"), "import", "--mapping", "azure_pdm",
              "--source", str(AZURE)], env=env)
-    process([sys.executable, "-m", "tests.backfill", FIRST_NIGHT.isoformat(), END_NIGHT.isoformat()], env=env)
+    with environment({k: env[k] for k in ("PLANTLAKE_HOME", "PLANTLAKE_FIRST_DATE", "PLANTLAKE_LOG_LEVEL")}), \
+            restored_environment(["MLFLOW_TRACKING_URI", "PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI"]):
+        for name in ("MLFLOW_TRACKING_URI", "PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI"):
+            os.environ.pop(name, None)
+        assert backfill(FIRST_NIGHT, END_NIGHT) == []
     return home, env
 
 

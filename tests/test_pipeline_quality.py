@@ -84,8 +84,8 @@ def test_a_failing_blocking_check_keeps_bad_data_out_of_gold_and_the_failure_is_
                                  pa.array([-5] * mine.num_rows, pa.int64()))
         lake.replace_slice(contract("production").bronze, broken, night, [plant])  # behind the reader's back
         gold_version = lake.version("gold.oee_daily")
-        selection = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] in ("silver", "gold")]
-        result = defs.resolve_job_def("nightly").execute_in_process(
+        selection = [k for k in defs().resolve_asset_graph().get_all_asset_keys() if k.path[0] in ("silver", "gold")]
+        result = defs().resolve_job_def("nightly").execute_in_process(
             partition_key=night.isoformat(), asset_selection=selection, instance=instance,
             run_config=run_config(log_level="WARNING"), raise_on_error=False,
         )

@@ -17,7 +17,6 @@ from lakehouse.settings import (
     secret_values,
 )
 from lakehouse.spark import base_config
-from ml.settings import MLSettings
 
 
 def test_defaults_need_no_server(tmp_path):
@@ -161,14 +160,14 @@ def test_switches_and_memory_sizes_in_every_spelling_spark_reads(tmp_path):
 
 
 def test_model_numbers_are_checked_by_name():
-    assert MLSettings.from_env({"PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S": "0"}).webhook_backoff_s == 0.0
-    assert MLSettings.from_env({"PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S": "2.5"}).webhook_timeout_s == 2.5
+    assert Settings.from_env({"PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S": "0"}).ml.webhook_backoff_s == 0.0
+    assert Settings.from_env({"PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S": "2.5"}).ml.webhook_timeout_s == 2.5
     for value, message in [("fast", "must be a number, got 'fast'"), ("-1", "must be at least 0.0, got -1.0"),
                            ("nan", "must be at least 0.0, got nan")]:
         with pytest.raises(ValueError, match=f"PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S {message}"):
-            MLSettings.from_env({"PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S": value})
+            Settings.from_env({"PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S": value})
     with pytest.raises(ValueError, match="PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S must be at least 0.1, got 0.0"):
-        MLSettings.from_env({"PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S": "0"})
+        Settings.from_env({"PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S": "0"})
 
 
 def test_storage_uris(tmp_path):

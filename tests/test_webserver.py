@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration import partitions
+from lakehouse.settings import get_settings
 from orchestration.definitions import defs
 from orchestration.runs import DAGSTER_YAML
 from tests.servers import free_port, stop, venv_command, wait_for_port
@@ -71,14 +71,14 @@ def freshness_status(port: int) -> dict[str, str | None]:
 
 
 def expected() -> dict:
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     return {
         "assets": {k.to_user_string() for k in graph.get_all_asset_keys()},
         "checks": {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys},
-        "schedules": {s.name for s in defs.schedules},
-        "sensors": {s.name for s in defs.sensors},
+        "schedules": {s.name for s in defs().schedules},
+        "sensors": {s.name for s in defs().sensors},
         "freshness": {  # the nightly gold tables: expected between the nightly run and 4 hours later, daily
-            k.to_user_string(): {"deadlineCron": f"0 {(partitions.NIGHTLY_HOUR + 4) % 24} * * *",
+            k.to_user_string(): {"deadlineCron": f"0 {(get_settings().orchestration.nightly_hour + 4) % 24} * * *",
                                  "lowerBoundDeltaSeconds": 4 * 3600, "timezone": "UTC"}
             for k in graph.get_all_asset_keys() if graph.get(k).group_name == "gold"
         },

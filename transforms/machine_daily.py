@@ -3,6 +3,8 @@
 Sensor statistics per day, drift of the day's mean against the machine's own recent past,
 event counts, maintenance and failure recency, and the machine's master data. Every
 function works on a range of dates at once (a backfill is one job, not a loop over days).
+:func:`build_machine_daily` and :func:`build_machine_component_daily` are the tables'
+transforms as the catalog declares them (``lakehouse.gold_tables``).
 """
 
 from __future__ import annotations
@@ -166,3 +168,36 @@ def machine_daily(
         slowdown.alias("cycle_time_slowdown"),
         *event_columns, *recency_columns,
     )
+
+
+def build_machine_daily(
+    telemetry: DataFrame,
+    history: DataFrame,
+    downtime: DataFrame,
+    failures: DataFrame,
+    maintenance: DataFrame,
+    maintenance_year: DataFrame,
+    failures_year: DataFrame,
+    dim_machine: DataFrame,
+    dim_line: DataFrame,
+    sensors: Sequence[str],
+    windows: Sequence[int],
+) -> DataFrame:
+    """gold.machine_daily from the nights' silver rows, the table's own past ``history`` (for drift) and
+    the maintenance and failures of the year up to each night (for recency)."""
+    stats = sensor_stats(telemetry, sensors)
+    machine_recency, _ = recency(stats.select(*KEY), maintenance_year, failures_year)
+    return machine_daily(
+        with_drift(stats, history, sensors, windows),
+        event_counts(downtime, failures, maintenance),
+        machine_recency,
+        dim_machine,
+        dim_line,
+    )
+
+
+def build_machine_component_daily(
+    machine_days: DataFrame, maintenance_year: DataFrame, failures_year: DataFrame
+) -> DataFrame:
+    """gold.machine_component_daily for the machine-days of gold.machine_daily."""
+    return recency(machine_days, maintenance_year, failures_year)[1]

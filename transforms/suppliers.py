@@ -173,3 +173,28 @@ def supply_risk(
         F.when(F.col("_late") == 1, "high").when(F.col("at_risk_shipments") > 0, "medium").otherwise("low")
     )
     return out.withColumn("risk_level", level).drop("_late")
+
+
+def monthly_scorecard(shipments: DataFrame, inspections: DataFrame) -> DataFrame:
+    """gold.supplier_scorecard: per month (of the events' dates) and supplier."""
+
+    def by_month(frame: DataFrame) -> DataFrame:
+        return frame.withColumn("month", F.trunc("date", "month"))
+
+    return scorecard(by_month(deliveries(shipments)), by_month(inspections), "month")
+
+
+def rolling_scorecard(periods: Sequence[dt.date], shipments: DataFrame, inspections: DataFrame,
+                      days: int) -> DataFrame:
+    """gold.supplier_scorecard_90d: per as-of date of ``periods`` and supplier, over the ``days`` ending on it."""
+    return scorecard(
+        rolling_window(deliveries(shipments), periods, days=days),
+        rolling_window(inspections, periods, days=days),
+        "date",
+    )
+
+
+def supply_risk_of(periods: Sequence[dt.date], shipments: DataFrame, scorecard_90d: DataFrame,
+                   parts: DataFrame) -> DataFrame:
+    """gold.plant_supply_risk: the shipments open at the end of each date of ``periods``, judged."""
+    return supply_risk(open_shipments(shipments, periods), scorecard_90d, parts)

@@ -48,25 +48,36 @@ def _md_table(rows: list[dict]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-@dg.multi_asset(
-    name="landing",
-    specs=[
-        spec.replace_attributes(deps=[DROPS.key])
-        for spec in [
-            *(asset_spec(t, {"polars"}) for t in BRONZE_TABLES),
-            asset_spec(LANDED_DROPS, {"polars"}, group="bronze"),
-        ]
-    ],
-    check_specs=[RECONCILIATION, ACCEPTED],
-    partitions_def=partitions.daily,
-    backfill_policy=partitions.single_run,
-    description="Complete drops of the run's nights -> typed bronze rows, quarantine and ops.landed_drops.",
-)
-def landing(context: dg.AssetExecutionContext, lake: LakeResource, scope: NightScope):
+def landing_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The landing step: complete drops of the run's nights -> bronze, quarantine and ops.landed_drops."""
+
+    @dg.multi_asset(
+        name="landing",
+        specs=[
+            spec.replace_attributes(deps=[DROPS.key])
+            for spec in [
+                *(asset_spec(t, {"polars"}) for t in BRONZE_TABLES),
+                asset_spec(LANDED_DROPS, {"polars"}, group="bronze"),
+            ]
+        ],
+        check_specs=[RECONCILIATION, ACCEPTED],
+        partitions_def=partitions_def,
+        backfill_policy=partitions.single_run,
+        description="Complete drops of the run's nights -> typed bronze rows, quarantine and ops.landed_drops.",
+    )
+    def landing(context: dg.AssetExecutionContext, lake: LakeResource, scope: NightScope):
+        yield from land_nights(context, lake, scope)
+
+    return landing
+
+
+def land_nights(context: dg.AssetExecutionContext, lake: LakeResource, scope: NightScope):
+    """Land the run's nights, then report each table and the two checks."""
     dates = partitions.dates(context)
     the_lake = lake.lake()
     report: LandingReport = land(
-        the_lake, lake.landing, dates, scope.sources, run_id=context.run_id, reland=scope.reland
+        the_lake, lake.landing, dates, scope.sources, run_id=context.run_id, reland=scope.reland,
+        buffer_rows=lake.landing_buffer_rows, threads=lake.landing_threads,
     )
     landed = [entry.drop for entry in report.landed]
     for spec in [*BRONZE_TABLES, LANDED_DROPS]:

@@ -17,13 +17,13 @@ from lakehouse import gold_tables as gold
 from lakehouse.delta import Lake
 from ml import alerts, forecast, registry, scoring
 from ml import sink as alert_sink
-from ml.settings import get_ml_settings
+from ml.playbook import Playbook
 from ml.tables import FAILURE_RISK, FAILURE_TRAINING_SET, MAINTENANCE_ALERTS, SAVINGS_FORECAST
 from ml.train import WINDOW_DAYS, build_training_set, read_training_set, train_cost, train_failure, write_training_set
 from ml.training import TrainingDataError
 from orchestration import partitions
 from orchestration.metadata import asset_spec, key, materialized
-from orchestration.resources import LakeResource, MLflowResource, NightScope
+from orchestration.resources import LakeResource, MLflowResource, ModelSettings, NightScope
 from orchestration.spark_io import slices_for
 from sources.silver import DIMENSION_TABLES, EVENT_TABLES
 
@@ -50,8 +50,8 @@ def _end_date(config: TrainingConfig, lake: Lake) -> dt.date:
     return max(dt.date.fromisoformat(d) for d in dates)
 
 
-def _horizon(config: TrainingConfig) -> int:
-    return config.horizon_days or get_ml_settings().horizon_days
+def _horizon(config: TrainingConfig, models: ModelSettings) -> int:
+    return config.horizon_days or models.horizon_days
 
 
 def _model_metadata(result) -> dict:
@@ -78,10 +78,12 @@ def _model_metadata(result) -> dict:
     ],
     description="Features and labels of every machine-day of the training window.",
 )
-def failure_training_set(context: dg.AssetExecutionContext, config: TrainingConfig, lake: LakeResource):
+def failure_training_set(context: dg.AssetExecutionContext, config: TrainingConfig, lake: LakeResource,
+                         models: ModelSettings):
     the_lake = lake.lake()
     end = _end_date(config, the_lake)
-    training_set = build_training_set(the_lake, end, horizon_days=_horizon(config), window_days=config.window_days)
+    training_set = build_training_set(the_lake, end, horizon_days=_horizon(config, models),
+                                      window_days=config.window_days)
     version = write_training_set(the_lake, training_set, run_id=context.run_id)
     frame = training_set.frame
     extra = {
@@ -103,11 +105,13 @@ def failure_training_set(context: dg.AssetExecutionContext, config: TrainingConf
     "registered as challenger, champion if it beats the champion's PR-AUC on the same holdout.",
 )
 def failure_model(context: dg.AssetExecutionContext, config: TrainingConfig, lake: LakeResource,
-                  mlflow: MLflowResource) -> dg.MaterializeResult:
+                  mlflow: MLflowResource, models: ModelSettings) -> dg.MaterializeResult:
     the_lake = lake.lake()
     end = _end_date(config, the_lake)
-    training_set = read_training_set(the_lake, end, horizon_days=_horizon(config), window_days=config.window_days)
-    result = train_failure(the_lake, training_set, dagster_run_id=context.run_id, settings=mlflow.settings())
+    training_set = read_training_set(the_lake, end, horizon_days=_horizon(config, models),
+                                     window_days=config.window_days)
+    result = train_failure(the_lake, training_set, budget=models.alert_budget, dagster_run_id=context.run_id,
+                           settings=mlflow.settings())
     return dg.MaterializeResult(metadata=_model_metadata(result))
 
 
@@ -120,11 +124,11 @@ def failure_model(context: dg.AssetExecutionContext, config: TrainingConfig, lak
     "champion if it beats the champion's MAE on the same holdout.",
 )
 def failure_cost_model(context: dg.AssetExecutionContext, config: TrainingConfig, lake: LakeResource,
-                       mlflow: MLflowResource) -> dg.MaterializeResult:
+                       mlflow: MLflowResource, models: ModelSettings) -> dg.MaterializeResult:
     the_lake = lake.lake()
     end = _end_date(config, the_lake)
     result = train_cost(the_lake, end, window_days=config.window_days, dagster_run_id=context.run_id,
-                        settings=mlflow.settings())
+                        settings=mlflow.settings(), playbook=Playbook.load(models.settings().playbook))
     return dg.MaterializeResult(metadata=_model_metadata(result))
 
 
@@ -132,74 +136,77 @@ MODEL_ASSETS = [failure_training_set, failure_model, failure_cost_model]
 
 
 # -- nightly scoring -----------------------------------------------------------------------------------------
-def _scoring_spec(spec, deps) -> dg.AssetSpec:
-    return asset_spec(spec, {"sklearn"}, deps=deps).replace_attributes(skippable=True)
+def _scoring_spec(spec, deps, freshness) -> dg.AssetSpec:
+    return asset_spec(spec, {"sklearn"}, deps=deps, freshness=freshness).replace_attributes(skippable=True)
 
 
-@dg.multi_asset(
-    name="gold_failure_risk",
-    specs=[
-        _scoring_spec(FAILURE_RISK, [gold.MACHINE_DAILY, gold.MACHINE_COMPONENT_DAILY]).merge_attributes(
-            deps=[FAILURE_MODEL_KEY, COST_MODEL_KEY]
-        )
-    ],
-    partitions_def=partitions.daily,
-    backfill_policy=partitions.single_run,
-)
-def failure_risk(context: dg.AssetExecutionContext, lake: LakeResource, mlflow: MLflowResource, scope: NightScope):
-    """Score the nights' machines with the champions (skipped until a failure model is champion)."""
-    dates, plants, the_lake = partitions.dates(context), scope.plant_ids, lake.lake()
-    if plants == []:
-        context.log.info("no plant in the run's scope: nothing to score")
-        return
-    try:
-        champions = registry.load_champions(mlflow.settings())
-    except LookupError as exc:
-        context.log.warning("gold.failure_risk not scored: %s", exc)
-        return
-    rows = scoring.score_night(the_lake, dates, plants, champions=champions)
-    slices = slices_for(FAILURE_RISK, dates, plants)
-    version = scoring.write_risk(the_lake, rows, dates, plants, run_id=context.run_id)
-    extra = {"model_version": champions.failure_version, "cost_model_version": champions.cost_version or "(none)"}
-    yield materialized(the_lake, FAILURE_RISK, version, slices, extra=extra)
+def scoring_assets(partitions_def: dg.PartitionsDefinition,
+                   freshness: dg.FreshnessPolicy | None = None) -> list[dg.AssetsDefinition]:
+    """Nightly scoring, alerts and the savings forecast, partitioned like gold."""
 
+    @dg.multi_asset(
+        name="gold_failure_risk",
+        specs=[
+            _scoring_spec(FAILURE_RISK, [gold.MACHINE_DAILY, gold.MACHINE_COMPONENT_DAILY], freshness)
+            .merge_attributes(deps=[FAILURE_MODEL_KEY, COST_MODEL_KEY])
+        ],
+        partitions_def=partitions_def,
+        backfill_policy=partitions.single_run,
+    )
+    def failure_risk(context: dg.AssetExecutionContext, lake: LakeResource, mlflow: MLflowResource,
+                     models: ModelSettings, scope: NightScope):
+        """Score the nights' machines with the champions (skipped until a failure model is champion)."""
+        dates, plants, the_lake = partitions.dates(context), scope.plant_ids, lake.lake()
+        if plants == []:
+            context.log.info("no plant in the run's scope: nothing to score")
+            return
+        try:
+            champions = registry.load_champions(mlflow.settings())
+        except LookupError as exc:
+            context.log.warning("gold.failure_risk not scored: %s", exc)
+            return
+        playbook = Playbook.load(models.settings().playbook)
+        rows = scoring.score_night(the_lake, dates, plants, champions=champions, playbook=playbook)
+        slices = slices_for(FAILURE_RISK, dates, plants)
+        version = scoring.write_risk(the_lake, rows, dates, plants, run_id=context.run_id)
+        extra = {"model_version": champions.failure_version, "cost_model_version": champions.cost_version or "(none)"}
+        yield materialized(the_lake, FAILURE_RISK, version, slices, extra=extra)
 
-@dg.multi_asset(
-    name="gold_maintenance_alerts",
-    specs=[_scoring_spec(MAINTENANCE_ALERTS, [FAILURE_RISK])],
-    partitions_def=partitions.daily,
-    backfill_policy=partitions.single_run,
-)
-def maintenance_alerts(context: dg.AssetExecutionContext, lake: LakeResource, scope: NightScope):
-    """Raise the plants' alerts within their daily budget, then send every pending alert to the sink."""
-    dates, plants, the_lake = partitions.dates(context), scope.plant_ids, lake.lake()
-    if plants == []:
-        return
-    rows = alerts.alerts_for_nights(the_lake, dates, plants)
-    version = alerts.write_alerts(the_lake, rows, dates, plants, run_id=context.run_id)
-    for alert in rows.slice(0, 20).to_pylist():
-        context.log.info("alert %s: %s %s %s, P=%.2f, action %r, expected saving %.0f EUR", alert["alert_id"],
-                         alert["plant_id"], alert["machine_id"], alert["component"], alert["failure_probability"],
-                         alert["recommended_action"], alert["expected_saving_eur"])
-    report = alert_sink.deliver_pending(the_lake, run_id=context.run_id)
-    extra = {"alerts_raised": rows.num_rows, "delivered": report.delivered, "delivery_failed": report.failed,
-             "left_pending": report.not_attempted}
-    yield materialized(the_lake, MAINTENANCE_ALERTS, version, slices_for(MAINTENANCE_ALERTS, dates, plants), extra)
+    @dg.multi_asset(
+        name="gold_maintenance_alerts",
+        specs=[_scoring_spec(MAINTENANCE_ALERTS, [FAILURE_RISK], freshness)],
+        partitions_def=partitions_def,
+        backfill_policy=partitions.single_run,
+    )
+    def maintenance_alerts(context: dg.AssetExecutionContext, lake: LakeResource, models: ModelSettings,
+                           scope: NightScope):
+        """Raise the plants' alerts within their daily budget, then send every pending alert to the sink."""
+        dates, plants, the_lake = partitions.dates(context), scope.plant_ids, lake.lake()
+        if plants == []:
+            return
+        rows = alerts.alerts_for_nights(the_lake, dates, plants, budget=models.alert_budget)
+        version = alerts.write_alerts(the_lake, rows, dates, plants, run_id=context.run_id)
+        for alert in rows.slice(0, 20).to_pylist():
+            context.log.info("alert %s: %s %s %s, P=%.2f, action %r, expected saving %.0f EUR", alert["alert_id"],
+                             alert["plant_id"], alert["machine_id"], alert["component"], alert["failure_probability"],
+                             alert["recommended_action"], alert["expected_saving_eur"])
+        report = alert_sink.deliver_pending(the_lake, models.settings(), run_id=context.run_id)
+        extra = {"alerts_raised": rows.num_rows, "delivered": report.delivered, "delivery_failed": report.failed,
+                 "left_pending": report.not_attempted}
+        yield materialized(the_lake, MAINTENANCE_ALERTS, version, slices_for(MAINTENANCE_ALERTS, dates, plants), extra)
 
+    @dg.multi_asset(
+        name="gold_savings_forecast",
+        specs=[_scoring_spec(SAVINGS_FORECAST, [MAINTENANCE_ALERTS], freshness)],
+        partitions_def=partitions_def,
+        backfill_policy=partitions.single_run,
+    )
+    def savings_forecast(context: dg.AssetExecutionContext, lake: LakeResource):
+        """Each night recomputes its month (every plant) from the month's alerts and scored days."""
+        dates, the_lake = partitions.dates(context), lake.lake()
+        months = sorted({forecast.month_of(d) for d in dates})
+        rows = forecast.forecast(the_lake, months)
+        version = forecast.write_forecast(the_lake, rows, months, run_id=context.run_id)
+        yield materialized(the_lake, SAVINGS_FORECAST, version, slices_for(SAVINGS_FORECAST, months, None))
 
-@dg.multi_asset(
-    name="gold_savings_forecast",
-    specs=[_scoring_spec(SAVINGS_FORECAST, [MAINTENANCE_ALERTS])],
-    partitions_def=partitions.daily,
-    backfill_policy=partitions.single_run,
-)
-def savings_forecast(context: dg.AssetExecutionContext, lake: LakeResource):
-    """Each night recomputes its month (every plant) from the month's alerts and scored days."""
-    dates, the_lake = partitions.dates(context), lake.lake()
-    months = sorted({forecast.month_of(d) for d in dates})
-    rows = forecast.forecast(the_lake, months)
-    version = forecast.write_forecast(the_lake, rows, months, run_id=context.run_id)
-    yield materialized(the_lake, SAVINGS_FORECAST, version, slices_for(SAVINGS_FORECAST, months, None))
-
-
-SCORING_ASSETS = [failure_risk, maintenance_alerts, savings_forecast]
+    return [failure_risk, maintenance_alerts, savings_forecast]

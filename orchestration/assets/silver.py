@@ -21,7 +21,8 @@ from transforms.silver import conform_events, latest_snapshot
 LARGE_FEEDS = {"telemetry"}
 
 
-def silver_asset(spec: TableSpec, feed: str, build: Callable[..., dg.MaterializeResult]):
+def silver_asset(spec: TableSpec, feed: str, build: Callable[..., dg.MaterializeResult],
+                 partitions_def: dg.PartitionsDefinition):
     """A silver asset over the bronze table of ``feed``, for the run's nights and plants in scope.
 
     ``build(context, lake, rows, dates, plants)`` turns the bronze rows (a Spark frame) into ``spec``.
@@ -31,7 +32,7 @@ def silver_asset(spec: TableSpec, feed: str, build: Callable[..., dg.Materialize
     @dg.multi_asset(
         name=f"silver_{spec.table}",
         specs=[asset_spec(spec, {"spark"}, deps=[bronze])],
-        partitions_def=partitions.daily,
+        partitions_def=partitions_def,
         backfill_policy=partitions.single_run,
     )
     def _asset(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource, scope: NightScope):
@@ -46,7 +47,7 @@ def silver_asset(spec: TableSpec, feed: str, build: Callable[..., dg.Materialize
     return _asset
 
 
-def event_asset(feed: str) -> dg.AssetsDefinition:
+def event_asset(feed: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     spec = EVENT_TABLES[feed]
 
     def build(context, the_lake, rows, dates, plants):
@@ -56,10 +57,10 @@ def event_asset(feed: str) -> dg.AssetsDefinition:
         via = "parquet" if feed in LARGE_FEEDS else "arrow"
         return replace(conformed, the_lake, spec, dates, plants, run_id=context.run_id, via=via)
 
-    return silver_asset(spec, feed, build)
+    return silver_asset(spec, feed, build, partitions_def)
 
 
-def dimension_asset(feed: str) -> dg.AssetsDefinition:
+def dimension_asset(feed: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     spec = DIMENSION_TABLES[feed]
 
     def build(context, the_lake, rows, dates, plants):
@@ -74,7 +75,11 @@ def dimension_asset(feed: str) -> dg.AssetsDefinition:
         )
         return materialized(the_lake, spec, version)
 
-    return silver_asset(spec, feed, build)
+    return silver_asset(spec, feed, build, partitions_def)
 
 
-SILVER_ASSETS = [dimension_asset(feed) for feed in DIMENSION_TABLES] + [event_asset(feed) for feed in EVENT_TABLES]
+def silver_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """Every dimension and event table of silver."""
+    return [dimension_asset(feed, partitions_def) for feed in DIMENSION_TABLES] + [
+        event_asset(feed, partitions_def) for feed in EVENT_TABLES
+    ]
