@@ -15,6 +15,7 @@ point group, so the catalog sees every table without importing upwards.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ class Derived:
     inputs: tuple[tuple[str, Input], ...]
     params: tuple[tuple[str, Any], ...] = ()
     write_via: str = "arrow"
+    reach_back_days: int = 0  # a night's rows depend on later nights (an outcome): a run also redoes this many before
 
     @property
     def reads(self) -> list[str]:
@@ -106,12 +108,12 @@ class Derived:
 
 
 def derived(transform: str, write_via: str = "arrow", params: dict[str, Any] | None = None,
-            **inputs: Input | str) -> Derived:
+            reach_back_days: int = 0, **inputs: Input | str) -> Derived:
     """Shorthand: ``derived("transforms.oee:oee_daily", production="silver.production", ...)``;
     a bare table name is an :class:`Input` of the run's partition values."""
     pairs = tuple((k, v if isinstance(v, Input) else Input(v)) for k, v in inputs.items())
     frozen = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in (params or {}).items())
-    return Derived(transform, pairs, frozen, write_via)
+    return Derived(transform, pairs, frozen, write_via, reach_back_days)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,17 @@ class TableSpec:
     def path(self) -> str:
         """Location under the lake root: ``<layer>/<table>``."""
         return f"{self.layer}/{self.table}"
+
+    def periods(self, nights: Iterable[dt.date]) -> list[dt.date]:
+        """The partition values a run over ``nights`` replaces: the nights (and the days a derived table reaches
+        back), or the months they fall in for a monthly table."""
+        nights = sorted(nights)
+        if self.derived and self.derived.reach_back_days and nights:
+            first = nights[0] - dt.timedelta(days=self.derived.reach_back_days)
+            nights = sorted({first + dt.timedelta(days=i) for i in range((nights[-1] - first).days + 1)})
+        if self.partition_by and self.partition_by[0] == "month":
+            return sorted({d.replace(day=1) for d in nights})
+        return nights
 
     @property
     def column_names(self) -> list[str]:

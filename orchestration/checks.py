@@ -24,7 +24,7 @@ def run_filters(spec: TableSpec, context, scope: NightScope) -> list | None:
     if not spec.partition_by:
         return None
     column = spec.partition_by[0]
-    filters = [(column, "in", partitions.periods(partitions.dates(context), column))]
+    filters = [(column, "in", spec.periods(partitions.dates(context)))]
     if spec.scope == PLANT and scope.plant_ids is not None:
         filters.append(("plant_id", "in", scope.plant_ids or ["(none)"]))
     return filters

@@ -43,8 +43,3 @@ def month_start(day: dt.date) -> dt.date:
 def month_end(day: dt.date) -> dt.date:
     following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return following - dt.timedelta(days=1)
-
-
-def periods(nights: list[dt.date], column: str) -> list[dt.date]:
-    """The values of a table's partition ``column`` that the nights fall in: the nights, or their months."""
-    return sorted({month_start(d) for d in nights}) if column == "month" else sorted(nights)

@@ -107,3 +107,14 @@ def test_the_docs_example_table_materializes_from_its_declaration_alone(spark, t
     assert rows["FR02"]["scrap_rate"] is None  # nothing made: no rate, not 0
     [event] = result.get_asset_materialization_events()
     assert event.materialization.metadata["dagster/row_count"].value == 2
+
+
+def test_a_run_replaces_its_nights_their_months_or_the_days_an_outcome_reaches_back():
+    nights = [NIGHT, NIGHT + dt.timedelta(days=1)]
+    assert OEE_DAILY.periods(nights) == nights
+    monthly = catalog.get("gold.plant_productivity")
+    assert monthly.periods([dt.date(2026, 1, 31), dt.date(2026, 2, 1)]) == [dt.date(2026, 1, 1), dt.date(2026, 2, 1)]
+    outcome = TableSpec(name="gold.test_outcome", description="d", columns=PLANT_SCRAP.columns,
+                        natural_key=("date", "plant_id"),
+                        derived=derived("x:y", reach_back_days=3, oee="gold.oee_daily"))
+    assert outcome.periods(nights) == [NIGHT - dt.timedelta(days=d) for d in (3, 2, 1, 0)] + [nights[1]]

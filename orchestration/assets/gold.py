@@ -36,7 +36,7 @@ def derived_asset(
         if plants == []:
             return skipped(spec)
         nights = partitions.dates(context)
-        values = partitions.periods(nights, spec.partition_by[0])
+        values = spec.periods(nights)
         the_lake = lake.lake()
         frame = derive(spark.session(), the_lake, spec, values, plants)
         return replace(frame, the_lake, spec, values, plants, run_id=context.run_id, via=spec.derived.write_via)
