@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Schema, write_deltalake
 from deltalake.exceptions import CommitFailedError
 from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
 
@@ -142,10 +142,10 @@ class Lake:
 
     @_explained
     def ensure(self, table: TableRef) -> DeltaTable:
-        """Create the table from its catalog spec if it does not exist yet."""
+        """Create the table from its catalog spec if it does not exist yet; evolve it if the spec gained columns."""
         spec = self.spec(table)
         try:
-            return self.delta_table(spec)
+            return self._evolved(spec, self.delta_table(spec))
         except TableNotFoundError:
             pass
         try:
@@ -161,6 +161,34 @@ class Lake:
             )
         except Exception:  # another process created it first: its table is ours too
             return self.delta_table(spec)
+
+    def _evolved(self, spec: TableSpec, dtable: DeltaTable) -> DeltaTable:
+        """``dtable``, with the nullable columns its catalog declaration gained since it was created (old rows
+        read them as null). A column the declaration dropped, or a new column that may not be null, cannot be
+        added to the rows already written: the table must be rebuilt, and the error says so."""
+        present = {f.name for f in dtable.schema().fields}
+        missing = [f for f in spec.schema if f.name not in present]
+        dropped = sorted(present - set(spec.column_names))
+        required = [f.name for f in missing if not f.nullable]
+        if dropped or required:
+            what = "; ".join(filter(None, [
+                dropped and f"it holds columns the catalog no longer declares ({', '.join(dropped)})",
+                required and f"the catalog declares new not-null columns ({', '.join(required)})",
+            ]))
+            raise SchemaMismatchError(
+                f"{spec.name} at {self.uri(spec)} was written by an older plantlake: {what}. Rebuild it: delete "
+                "the table and run the nights again (plantlake run --date D --to D2)")
+        if missing:
+            fields = list(Schema.from_arrow(pa.schema(missing)).fields)
+            try:
+                dtable.alter.add_columns(fields, commit_properties=self._commit(None, "add columns"))
+                log.info("%s: added the columns %s (older rows read them as null)", spec.name,
+                         ", ".join(f.name for f in missing))
+            except Exception:  # another writer added them first: the reloaded table must have them
+                if {f.name for f in missing} - {f.name for f in self.delta_table(spec).schema().fields}:
+                    raise
+            dtable = self.delta_table(spec)
+        return dtable
 
     @staticmethod
     def _commit(run_id: str | None, operation: str, *, strict: bool = False) -> CommitProperties:

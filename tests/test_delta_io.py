@@ -17,6 +17,7 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pytest
 
 from lakehouse import storage
+from lakehouse.catalog import TableSpec
 from lakehouse.errors import PartitionValueError, SchemaMismatchError, TableNotFoundError
 from lakehouse.slices import Slices
 from tests.lakedata import READINGS, START, readings, sorted_rows
@@ -351,3 +352,25 @@ def test_a_store_failure_wrapped_by_delta_rs_is_named_as_the_store_not_answering
     assert isinstance(problem, StorageError)
     assert str(problem).startswith("bronze.telemetry: write: the store at http://127.0.0.1:9000 did not answer")
     assert storage_problem(DeltaError("Generic DeltaTable error: schema mismatch"), "x", "y") is None
+
+
+def test_a_table_written_before_its_declaration_gained_a_column_gets_it(lake):
+    """An upgrade that adds a nullable column: old rows read it as null, new writes fill it."""
+    older = TableSpec(name=READINGS.name, description=READINGS.description, columns=READINGS.columns[:-1],
+                      partition_by=READINGS.partition_by, natural_key=READINGS.natural_key)
+    lake.append(older, readings(START, ["DE01"]).drop(["count"]))
+    later = START + dt.timedelta(days=1)
+    lake.replace_slice(READINGS, readings(later, ["DE01"]), later)
+    rows = lake.read(READINGS)
+    counts = {d: [c for c, day in zip(rows["count"].to_pylist(), rows["date"].to_pylist(), strict=True) if day == d]
+              for d in (START, later)}
+    assert set(counts[START]) == {None} and None not in counts[later]
+    assert "ADD COLUMN" in [c["operation"] for c in lake.history(READINGS)]
+
+
+def test_a_table_holding_a_column_the_catalog_dropped_is_refused_with_the_fix(lake):
+    lake.append(READINGS, readings(START, ["DE01"]))
+    narrower = TableSpec(name=READINGS.name, description=READINGS.description, columns=READINGS.columns[:-1],
+                         partition_by=READINGS.partition_by, natural_key=READINGS.natural_key)
+    with pytest.raises(SchemaMismatchError, match=r"no longer declares \(count\).*Rebuild it"):
+        lake.append(narrower, readings(START, ["FR02"]).drop(["count"]))
