@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test ui serve bi bench bench-full java install docs docs-serve soak audit
+.PHONY: demo test check ui serve bi bench bench-full java install docs docs-serve soak audit
 
 java:
 	@major=$$(java -version 2>&1 | sed -nE '1s/.*version "([0-9]+)[^"]*".*/\1/p'); \
@@ -29,6 +29,11 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# The inner loop before a commit: ruff, then the tests that need no JVM, no server and no S3 (docs/testing.md).
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not (spark or s3 or server or cluster or slow)"
+
 ui: install
 	$(BIN)/plantlake ui
 
@@ -42,13 +47,18 @@ bi: install
 	bash bi/up.sh $(BI_ARGS)
 
 # One night at 1, 4 and 16 plants x 100 machines, the 30-night history; at most 15 minutes on 2 cores.
+# Then the 16x100 night through a real dagster-daemon against plantlake run (bench/daemon.py).
 bench: install
 	$(BIN)/python -m bench.run quick $(BENCH_ARGS)
 	$(BIN)/python -m bench.serve
+	$(BIN)/python -m bench.history
+	$(BIN)/python -m bench.daemon
 
 # One night of the whole network (122 plants x 800 machines): about 19 minutes on 2 cores.
+# DAEMON=1 adds the whole network's night twice more: through dagster-daemon and as plantlake run (bench/daemon.py).
 bench-full: install
 	$(BIN)/python -m bench.run full $(BENCH_ARGS)
+	@if [ -n "$(DAEMON)" ]; then $(BIN)/python -m bench.daemon --network 122x800 --timeout 90; fi
 
 # The documentation site (mkdocs.yml): reference pages generated from the catalog and the contracts, then
 # built in strict mode into site/ (a broken link or a missing page fails it).

@@ -2,7 +2,8 @@
 
 For every (mapping, feed) of the night's complete drops, one ``COPY (SELECT ... FROM
 read_csv([...]))`` with the mapping's dialect (delimiter, decimal comma, encoding, null
-tokens, timestamp and date formats, time zone), the contract's column types and names,
+tokens, timestamp and date formats, time zone), the contract's column types and names (a
+sensor feed's sensors typed and gathered into its ``readings`` map, as the reader does),
 plant and date from the drop folder, into one Parquet file. No contract rules, no
 quarantine, no lineage, no Delta commit: the floor of what turning these files into typed
 columnar data costs on this machine.
@@ -53,12 +54,16 @@ def _header(path: str, delimiter: str, encoding: str) -> list[str]:
 def _feed_select(mapping: mappings.Mapping, feed: str, files: list[str]) -> str:
     """SELECT of one feed's files of one mapping: typed contract columns plus plant_id and date of the drop."""
     spec, dialect = contract(feed), mapping.dialect_for(feed)
-    maps = mapping.column_maps(feed)
+    maps, sensors = mapping.column_maps(feed), mapping.sensor_maps(feed)
     header = _header(files[0], dialect.delimiter, dialect.encoding)
     iso = dialect.timestamp_format == "iso"
-    types, columns = {}, []
+    types, columns, readings = {}, [], []
     for source in header:
         cmap = maps.get(source)
+        if source in sensors and not sensors[source].source_unit:
+            types[source] = "DOUBLE"
+            readings.append(f"{{'key': {_quote(sensors[source].sensor)}, 'value': {_ident(source)}}}")
+            continue
         if cmap is None or cmap.unit or cmap.template or cmap.age_at:
             # The reference covers the simulator's mappings (renames only); a converting mapping is not comparable.
             raise ValueError(f"{mapping.name}.{feed}: column {source!r} needs more than a rename; the DuckDB "
@@ -80,6 +85,9 @@ def _feed_select(mapping: mappings.Mapping, feed: str, files: list[str]) -> str:
         columns.append(f"{expr} AS {_ident(cmap.to)}")
     for name, value in mapping.feeds[feed].constants.items():
         columns.append(f"{_quote(str(value))} AS {_ident(name)}")
+    if readings:
+        entries = f"list_filter([{', '.join(readings)}], lambda e: e.value IS NOT NULL)"
+        columns.append(f"map_from_entries({entries}) AS readings")
     options = [
         f"delim={_quote(dialect.delimiter)}",
         f"decimal_separator={_quote(dialect.decimal)}",
@@ -93,7 +101,7 @@ def _feed_select(mapping: mappings.Mapping, feed: str, files: list[str]) -> str:
         options.append(f"timestampformat={_quote(dialect.timestamp_format)}")
     if dialect.date_format != "%Y-%m-%d":
         options.append(f"dateformat={_quote(dialect.date_format)}")
-    targets = {maps[source].to for source in header}
+    targets = {maps[source].to for source in header if source in maps}
     partition = ["plant AS plant_id"] if spec.scope == "plant" and "plant_id" not in targets else []
     partition += [] if "date" in targets else ["date"]
     file_list = "[" + ", ".join(map(_quote, files)) + "]"

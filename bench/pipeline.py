@@ -205,7 +205,10 @@ def run_checks(stage: str, night: dt.date, sampler: TreeSampler | None = None) -
     from orchestration.resources import NightScope
 
     keys = set(stage_keys()[stage])
-    context = types.SimpleNamespace(has_partition_key_range=False, partition_key=night.isoformat())
+    # A context of the night's partition; without an op context the check records one result, not one per night.
+    op = types.SimpleNamespace(has_partition_key=False, has_partition_key_range=False)
+    context = types.SimpleNamespace(has_partition_key_range=False, partition_key=night.isoformat(),
+                                    op_execution_context=op)
     timing = RunTiming(f"{stage} checks", time.time(), 0.0, True)
     defs = definitions()
     lake = defs.resources["lake"]
@@ -216,11 +219,12 @@ def run_checks(stage: str, night: dt.date, sampler: TreeSampler | None = None) -
         step = "__".join(check_key.asset_key.path) + "_" + check_key.name
         start = time.time()
         try:
-            result = check.node_def.compute_fn.decorated_fn(context, lake, NightScope())
-            ok = bool(result.passed)
-            if not ok:
-                timing.failures.append(f"check {check_key.asset_key.to_user_string()}:{check_key.name} did not pass "
-                                       f"({result.description or ''})")
+            results = list(check.node_def.compute_fn.decorated_fn(context, lake, NightScope()))  # one per night
+            ok = bool(results) and all(result.passed for result in results)
+            for result in results:
+                if not result.passed:
+                    timing.failures.append(f"check {check_key.asset_key.to_user_string()}:{check_key.name} did not "
+                                           f"pass ({result.description or ''})")
         except Exception as exc:  # MemoryError and friends: measured, reported, the next check still runs
             ok = False
             timing.failures.append(f"step {step} failed: {type(exc).__name__}: {exc}")

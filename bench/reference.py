@@ -1,13 +1,14 @@
-"""The single-node reference: ``gold.machine_daily`` in DuckDB SQL, and Spark doing the same work.
+"""The single-node reference: the machine-health tables in DuckDB SQL, and Spark doing the same work.
 
-Benchmark-only: the product computes machine_daily with Spark (``transforms.machine_daily``);
-this SQL exists to measure how far that is from the fastest single-node engine, over the
-same silver snapshot (Arrow datasets of the tables' current Delta snapshots, partition-pruned
-by date like Spark's reads, never the table folders). Its rows must equal the pipeline's
-``gold.machine_daily`` within float tolerance before its time counts.
+Benchmark-only: the product computes ``gold.machine_sensor_daily`` and ``gold.machine_daily``
+with Spark (``transforms.machine_daily``); this SQL exists to measure how far that is from the
+fastest single-node engine, over the same silver snapshot (Arrow datasets of the tables' current
+Delta snapshots, partition-pruned by date like Spark's reads, never the table folders). Its rows
+must equal the pipeline's tables within float tolerance before its time counts.
 
-Both sides do the same work: read the snapshot, compute the night's rows, hand them over as
-Arrow (DuckDB: ``to_arrow_table``; Spark: ``toArrow``), nothing written.
+Both sides do the same work: read the snapshot, compute the night's rows of both tables (the
+sensors' statistics from the readings map, then the machine rows with the cycle-time sensor's
+mean), hand them over as Arrow (DuckDB: ``to_arrow_table``; Spark: ``toArrow``), nothing written.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from lakehouse import gold_tables as gold
 from lakehouse.delta import Lake
 from sources.silver import DIMENSION_TABLES, EVENT_TABLES
 
-SENSORS = [name for name, _ in gold.SENSORS]
 DAY = dt.timedelta(days=1)
 #: Relative and absolute tolerance of float comparisons (sums in another order differ in the last bits).
 REL_TOL, ABS_TOL = 1e-9, 1e-9
+#: The tables the reference computes, in order (the second reads the first), with their natural keys.
+TABLES = {gold.MACHINE_SENSOR_DAILY.name: gold.MACHINE_SENSOR_DAILY, gold.MACHINE_DAILY.name: gold.MACHINE_DAILY}
 
 
 def duckdb_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -49,7 +51,7 @@ def _dataset(lake: Lake, spec, start: dt.date | None = None, end: dt.date | None
 
 
 def register_snapshot(con: duckdb.DuckDBPyConnection, lake: Lake, start: dt.date, end: dt.date) -> None:
-    """The inputs of machine_daily for ``start``..``end``, as Spark's asset reads them (same date windows)."""
+    """The inputs of the machine-health tables for ``start``..``end``, as Spark's assets read them (same windows)."""
     window = max(gold.DRIFT_WINDOWS)
     year_start = start - 365 * DAY
     inputs = {
@@ -59,56 +61,74 @@ def register_snapshot(con: duckdb.DuckDBPyConnection, lake: Lake, start: dt.date
         "maintenance_day": _dataset(lake, EVENT_TABLES["maintenance"], start, end),
         "maintenance_year": _dataset(lake, EVENT_TABLES["maintenance"], year_start, end),
         "failures_year": _dataset(lake, EVENT_TABLES["failures"], year_start, end),
-        "history": _dataset(lake, gold.MACHINE_DAILY, start - window * DAY, start - DAY),
+        "history": _dataset(lake, gold.MACHINE_SENSOR_DAILY, start - window * DAY, start - DAY),
         "dim_machine": _dataset(lake, DIMENSION_TABLES["machines"]),
+        "dim_sensor": _dataset(lake, DIMENSION_TABLES["sensors"]),
         "dim_line": _dataset(lake, DIMENSION_TABLES["lines"]),
     }
     for name, data in inputs.items():
         con.register(name, data)
 
 
-def machine_daily_sql(start: dt.date, end: dt.date) -> str:
-    """gold.machine_daily for ``start``..``end`` in DuckDB SQL (docs/kpis.md, Machine health)."""
+def machine_sensor_daily_sql(start: dt.date, end: dt.date) -> str:
+    """gold.machine_sensor_daily for ``start``..``end`` in DuckDB SQL (docs/kpis.md, Machine health)."""
     window = max(gold.DRIFT_WINDOWS)
-    stats = ",\n".join(
-        f"avg({s}::DOUBLE) AS {s}_mean, stddev_samp({s}::DOUBLE) AS {s}_std, max({s}::DOUBLE) AS {s}_max"
-        for s in SENSORS
-    )
-    measures = ", ".join(f"{s}_{m}" for s in SENSORS for m in ("mean", "std"))
     drifts = ",\n".join(
-        f"CASE WHEN count({s}_mean) OVER w{n} >= 3 AND avg({s}_std) OVER w{n} <> 0 "
-        f"THEN ({s}_mean - avg({s}_mean) OVER w{n}) / avg({s}_std) OVER w{n} END AS {s}_drift_{n}d"
-        for s in SENSORS for n in gold.DRIFT_WINDOWS
-    )
-    windows = ", ".join(
-        f"w{n} AS (PARTITION BY machine_id ORDER BY day RANGE BETWEEN {n} PRECEDING AND 1 PRECEDING)"
+        f"CASE WHEN count(mean) OVER w{n} >= 3 AND avg(std) OVER w{n} <> 0 "
+        f"THEN (mean - avg(mean) OVER w{n}) / avg(std) OVER w{n} END AS drift_{n}d"
         for n in gold.DRIFT_WINDOWS
     )
-    stat_columns = ", ".join(
-        f"s.{s}_{m}" if m != "drift" else f"d.{s}_drift_{n}d"
-        for s in SENSORS for m, n in [("mean", 0), ("std", 0), ("max", 0), *[("drift", w) for w in gold.DRIFT_WINDOWS]]
+    windows = ", ".join(
+        f"w{n} AS (PARTITION BY machine_id, sensor ORDER BY day RANGE BETWEEN {n} PRECEDING AND 1 PRECEDING)"
+        for n in gold.DRIFT_WINDOWS
     )
+    drift_columns = ", ".join(f"d.drift_{n}d" for n in gold.DRIFT_WINDOWS)
     return f"""
-WITH stats AS (
-    SELECT date, plant_id, machine_id, count(*) AS readings, sum(interval_s) / 60.0 AS covered_minutes,
-    {stats}
+WITH vals AS (
+    SELECT date, plant_id, machine_id, unnest(map_keys(readings)) AS sensor, unnest(map_values(readings)) AS value
     FROM telemetry WHERE date BETWEEN DATE '{start}' AND DATE '{end}'
-    GROUP BY date, plant_id, machine_id
+),
+stats AS (
+    SELECT date, plant_id, machine_id, sensor, count(value) AS readings, avg(value) AS mean,
+        stddev_samp(value) AS std, max(value) AS max
+    FROM vals GROUP BY date, plant_id, machine_id, sensor
 ),
 earlier AS (
-    SELECT h.date, h.machine_id, {", ".join("h." + m for m in measures.split(", "))}
-    FROM history h ANTI JOIN stats s ON s.date = h.date AND s.machine_id = h.machine_id
+    SELECT h.date, h.machine_id, h.sensor, h.mean, h.std
+    FROM history h ANTI JOIN stats s ON s.date = h.date AND s.machine_id = h.machine_id AND s.sensor = h.sensor
     WHERE h.date BETWEEN DATE '{start - window * DAY}' AND DATE '{start - DAY}'
 ),
 baseline AS (
-    SELECT date, machine_id, {measures}, true AS current FROM stats
+    SELECT date, machine_id, sensor, mean, std, true AS current FROM stats
     UNION ALL
-    SELECT date, machine_id, {measures}, false AS current FROM earlier
+    SELECT date, machine_id, sensor, mean, std, false AS current FROM earlier
 ),
 drift AS (
-    SELECT date, machine_id, current, {drifts}
+    SELECT date, machine_id, sensor, current, {drifts}
     FROM (SELECT *, date_diff('day', DATE '1970-01-01', date) AS day FROM baseline)
     WINDOW {windows}
+)
+SELECT s.date, s.plant_id, s.machine_id, s.sensor, coalesce(own.unit, anytype.unit) AS unit,
+    s.readings, s.mean, s.std, s.max, {drift_columns},
+    coalesce(own.expected_min, anytype.expected_min) AS expected_min,
+    coalesce(own.expected_max, anytype.expected_max) AS expected_max
+FROM stats s
+JOIN drift d ON d.current AND d.date = s.date AND d.machine_id = s.machine_id AND d.sensor = s.sensor
+LEFT JOIN dim_machine dm ON dm.machine_id = s.machine_id
+LEFT JOIN dim_sensor own ON own.plant_id = s.plant_id AND own.sensor_id = s.sensor
+    AND own.machine_type = dm.machine_type AND own.machine_type <> '*'
+LEFT JOIN dim_sensor anytype ON anytype.plant_id = s.plant_id AND anytype.sensor_id = s.sensor
+    AND anytype.machine_type = '*'
+"""
+
+
+def machine_daily_sql(start: dt.date, end: dt.date) -> str:
+    """gold.machine_daily for ``start``..``end`` in DuckDB SQL, reading ``sensor_days`` (the sensor table's rows)."""
+    return f"""
+WITH counts AS (
+    SELECT date, plant_id, machine_id, count(*) AS readings, sum(interval_s) / 60.0 AS covered_minutes
+    FROM telemetry WHERE date BETWEEN DATE '{start}' AND DATE '{end}'
+    GROUP BY date, plant_id, machine_id
 ),
 events AS (
     SELECT date, plant_id, machine_id,
@@ -128,14 +148,14 @@ maint AS (
 ),
 last_maintenance AS (
     SELECT d.date, d.machine_id, m.component, date_diff('day', max(m.date), d.date) AS days_since
-    FROM stats d JOIN maintenance_year m ON m.machine_id = d.machine_id
+    FROM counts d JOIN maintenance_year m ON m.machine_id = d.machine_id
     WHERE date_diff('day', m.date, d.date) BETWEEN 0 AND 364
       AND m.date BETWEEN DATE '{start - 365 * DAY}' AND DATE '{end}'
     GROUP BY d.date, d.machine_id, m.component
 ),
 last_failure AS (
     SELECT d.date, d.machine_id, f.component, date_diff('day', max(f.date), d.date) AS days_since
-    FROM stats d JOIN failures_year f ON f.machine_id = d.machine_id
+    FROM counts d JOIN failures_year f ON f.machine_id = d.machine_id
     WHERE date_diff('day', f.date, d.date) BETWEEN 0 AND 364
       AND f.date BETWEEN DATE '{start - 365 * DAY}' AND DATE '{end}'
     GROUP BY d.date, d.machine_id, f.component
@@ -152,56 +172,65 @@ recency AS (
           ON m.date = f.date AND m.machine_id = f.machine_id AND m.component = f.component
     )
     GROUP BY date, machine_id
+),
+cycle AS (
+    SELECT date, machine_id, mean FROM sensor_days WHERE sensor = '{gold.CYCLE_TIME_SENSOR}'
 )
 SELECT s.date, s.plant_id, dm.line_id, s.machine_id, dm.machine_type, dm.criticality,
     date_diff('day', dm.install_date, s.date) / 365.25 AS age_years,
-    dm.downtime_cost_eur_h,
-    s.readings, s.covered_minutes,
-    {stat_columns},
-    CASE WHEN dl.ideal_cycle_time_s <> 0 THEN s.cycle_time_s_mean / dl.ideal_cycle_time_s END - 1
-        AS cycle_time_slowdown,
+    dm.downtime_cost_eur_h, s.readings, s.covered_minutes,
+    CASE WHEN dl.ideal_cycle_time_s <> 0 THEN c.mean / dl.ideal_cycle_time_s END - 1 AS cycle_time_slowdown,
     coalesce(e.alarm_count, 0) AS alarm_count,
     coalesce(e.downtime_events, 0) AS downtime_events,
     coalesce(e.downtime_minutes, 0.0) AS downtime_minutes,
     coalesce(f.failure_count, 0) AS failure_count,
     coalesce(m.maintenance_count, 0) AS maintenance_count,
     r.days_since_maintenance, r.max_component_days_since_maintenance, r.days_since_failure
-FROM stats s
-JOIN drift d ON d.current AND d.date = s.date AND d.machine_id = s.machine_id
+FROM counts s
 LEFT JOIN events e ON e.date = s.date AND e.plant_id = s.plant_id AND e.machine_id = s.machine_id
 LEFT JOIN fails f ON f.date = s.date AND f.plant_id = s.plant_id AND f.machine_id = s.machine_id
 LEFT JOIN maint m ON m.date = s.date AND m.plant_id = s.plant_id AND m.machine_id = s.machine_id
 LEFT JOIN recency r ON r.date = s.date AND r.machine_id = s.machine_id
+LEFT JOIN cycle c ON c.date = s.date AND c.machine_id = s.machine_id
 LEFT JOIN dim_machine dm ON dm.machine_id = s.machine_id
 LEFT JOIN dim_line dl ON dl.line_id = dm.line_id
 """
 
 
-def duckdb_machine_daily(lake: Lake, start: dt.date, end: dt.date, threads: int | None = None,
-                         memory_limit: str | None = None) -> tuple[pa.Table, float]:
-    """The reference's rows and its seconds (snapshot registration, query, Arrow result)."""
+def duckdb_machine_health(lake: Lake, start: dt.date, end: dt.date, threads: int | None = None,
+                          memory_limit: str | None = None) -> tuple[dict[str, pa.Table], float]:
+    """The reference's rows of both tables (by table name) and its seconds (snapshot registration, queries,
+    Arrow results)."""
     started = time.perf_counter()
     con = duckdb_connection(threads, memory_limit)
     register_snapshot(con, lake, start, end)
-    table = con.sql(machine_daily_sql(start, end)).to_arrow_table()
+    sensors = con.sql(machine_sensor_daily_sql(start, end)).to_arrow_table()
+    con.register("sensor_days", sensors)
+    machines = con.sql(machine_daily_sql(start, end)).to_arrow_table()
     seconds = time.perf_counter() - started
     con.close()
-    return table.cast(gold.MACHINE_DAILY.schema, safe=False), seconds
+    tables = {gold.MACHINE_SENSOR_DAILY.name: sensors, gold.MACHINE_DAILY.name: machines}
+    return {name: table.cast(TABLES[name].schema, safe=False) for name, table in tables.items()}, seconds
 
 
-def spark_machine_daily(spark, lake: Lake, start: dt.date, end: dt.date) -> tuple[pa.Table, float]:
-    """What the gold_machine_daily asset computes for machine_daily, collected as Arrow, with its seconds.
-
-    The asset's own reads and transform (``spark_io.derive``, all plants), without the writes and
-    the Dagster metadata.
-    """
+def spark_machine_health(spark, lake: Lake, start: dt.date, end: dt.date) -> tuple[dict[str, pa.Table], float]:
+    """What the gold_machine_sensor_daily and gold_machine_daily assets compute, collected as Arrow, with the
+    seconds: the assets' own reads and transforms (``spark_io.derive``, all plants), without the writes and the
+    Dagster metadata. machine_daily reads the night's machine_sensor_daily rows the pipeline wrote."""
     from orchestration.spark_io import derive
 
     started = time.perf_counter()
     nights = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    daily = derive(spark, lake, gold.MACHINE_DAILY, nights, None)
-    table = daily.select(*gold.MACHINE_DAILY.column_names).toArrow()
-    return table, time.perf_counter() - started
+    out = {name: derive(spark, lake, spec, nights, None).select(*spec.column_names).toArrow()
+           for name, spec in TABLES.items()}
+    return out, time.perf_counter() - started
+
+
+def compare_all(result: dict[str, pa.Table], lake: Lake, start: dt.date, end: dt.date) -> dict[str, Comparison]:
+    """Each table of ``result`` against the pipeline's rows of ``start``..``end``, on the table's natural key."""
+    window = [("date", ">=", start), ("date", "<=", end)]
+    return {name: compare(table, lake.read(TABLES[name], filters=window), key=TABLES[name].natural_key)
+            for name, table in result.items()}
 
 
 @dataclass

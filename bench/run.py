@@ -123,6 +123,9 @@ def point_tasks(point: ScalePoint, home: Path, repeats: int, duckdb_memory: str 
     tasks.append({"id": "lake files", "task": "lakestats", "lake": lake})
     tasks.append({"id": "machine_daily reference", "task": "machine_daily_reference", "start": night, "lake": lake,
                   "repeats": repeats, "duckdb_memory_limit": duckdb_memory})
+    if not split:  # quick only: the forms are built in memory from the night's silver rows
+        tasks.append({"id": "telemetry forms", "task": "telemetry_forms", "night": night, "lake": lake,
+                      "out": str(home / "forms"), "repeats": repeats})
     tasks.append({"id": "landing reference", "task": "landing_reference", "dates": [night], "landing": landing,
                   "out": str(home / "reference"), "duckdb_memory_limit": duckdb_memory})
     return tasks
@@ -346,12 +349,13 @@ def point_rows(mode: str, point: ScalePoint, records: dict, killed: list[dict]) 
     ref = records.get("machine_daily reference")
     if ref and "duckdb_seconds" in ref:
         gold = records.get("gold") or {}
-        step = _step_seconds(gold, lambda s: s["key"] == "gold_machine_daily")
+        step = _step_seconds(gold, lambda s: s["key"] in ("gold_machine_sensor_daily", "gold_machine_daily"))
         ratio = ref["spark_seconds"] / ref["duckdb_seconds"] if ref.get("equal") and ref.get("spark_seconds") else None
         cpu = (f"; CPU Spark {ref['spark_cpu']:.1f} s / DuckDB {ref['duckdb_cpu']:.1f} s = "
                f"{ref['spark_cpu'] / max(ref['duckdb_cpu'], 0.01):.1f}" if ref.get("spark_cpu") else "")
         detail = (f"Spark {ref['spark_seconds']:.2f} s / DuckDB {ref['duckdb_seconds']:.2f} s "
-                  f"(best of {len(ref['duckdb_times'])}){cpu}; pipeline step gold_machine_daily {step:.1f} s")
+                  f"(best of {len(ref['duckdb_times'])}){cpu}; pipeline steps gold_machine_sensor_daily + "
+                  f"gold_machine_daily {step:.1f} s")
         if not ref.get("equal"):
             detail = "DuckDB's rows differ from Spark's, its time does not count: " + "; ".join(ref["mismatches"][:3])
         rows.append(Row(mode, scale, "machine_daily: Spark / DuckDB", ref["spark_seconds"], ref.get("spark_cpu"),
@@ -360,6 +364,7 @@ def point_rows(mode: str, point: ScalePoint, records: dict, killed: list[dict]) 
                         status="equal" if ref.get("equal") else "MISMATCH", detail=detail))
     elif ref:
         rows.append(Row(mode, scale, "machine_daily: Spark / DuckDB", status="error", detail=ref.get("error", "")))
+    rows += form_rows(mode, scale, records.get("telemetry forms"))
     land = records.get("landing reference")
     landing = records.get("landing")
     if land and "rows" in land and landing:
@@ -382,6 +387,26 @@ def point_rows(mode: str, point: ScalePoint, records: dict, killed: list[dict]) 
                         + (f"; in step {problem['step']}" if problem.get("step") else "")
                         + (f"; finished before: {finished}" if finished else "")))
     return rows
+
+
+def form_rows(mode: str, scale: str, record: dict | None) -> list[Row]:
+    """The telemetry storage forms against the wide form of before the registry (bench/telemetry_form.py): the
+    ratio is of CPU seconds (steadier than wall time on a shared machine)."""
+    if not record or "forms" not in record:
+        return [Row(mode, scale, "telemetry forms", status="error", detail=record.get("error", ""))] if record else []
+    forms = record["forms"]
+    wide = forms["wide"]["silver_cpu"] + forms["wide"]["gold_cpu"]
+    out = []
+    for name, f in forms.items():
+        cpu = f["silver_cpu"] + f["gold_cpu"]
+        out.append(Row(mode, scale, f"telemetry form: {name}", f["silver_seconds"] + f["gold_seconds"], cpu,
+                       rows=f["rows"], bytes_per_row=f["bytes_per_value"], bytes=f["bytes"],
+                       ratio=cpu / wide if wide else None,
+                       detail=f"{f['bytes_per_value']:.2f} B per sensor value ({f['bytes'] / 2**20:.1f} MiB); Spark "
+                              f"CPU: silver dedup + write {f['silver_cpu']:.1f} s, gold daily stats "
+                              f"{f['gold_cpu']:.1f} s; {record['values']:,} values of {record['sensors']} sensors "
+                              f"in {record['readings']:,} readings; ratio = its CPU / the wide form's"))
+    return out
 
 
 def table_rows(mode: str, point: ScalePoint, records: dict) -> list[Row]:

@@ -124,14 +124,20 @@ def simulate_nights(landing: Path, nights: int, plants: int, machines: int) -> S
     return config
 
 
-def train_champion(home: Path) -> dict[str, str]:
+def train_champion(home: Path, nights: SimulationConfig | None = None) -> dict[str, str]:
     """A champion for the soak's nights to score with: the benchmark's training network, landed under
-    ``home`` the night before the soak starts, then the weekly retrain job. Returns its MLflow environment."""
+    ``home`` the night before the soak starts, then the weekly retrain job. Returns its MLflow environment.
+
+    ``nights``: another network to train on, simulated into ``home``'s landing zone (the tests' champion is
+    the quality floor's network, tests/mlnetwork.py). The nights are one backfill run; its history is in
+    memory, with one "materialization planned" event per asset (failures are reported here).
+    """
     with plantlake_home(home):
-        nights = training_config(str(home / "landing"), START)
+        nights = nights or training_config(str(home / "landing"), START)
         simulate(nights)
         instance = dg.DagsterInstance.ephemeral()
-        problems = failures(run_nights(nights.start, nights.end, dagster_instance=instance, log_level="WARNING"))
+        problems = failures(run_nights(nights.start, nights.end, dagster_instance=instance, log_level="WARNING",
+                                       planned_per_asset=True))
         problems += failures(retrain(dagster_instance=instance, log_level="WARNING", end_date=nights.end))
     if problems:
         raise RuntimeError(f"the soak's champion could not be trained: {problems}")

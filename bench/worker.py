@@ -165,9 +165,9 @@ class Worker:
         return {"tables": [s.to_json() for s in lake_stats(Lake())]}
 
     def task_machine_daily_reference(self, task: dict) -> dict:
-        """DuckDB and Spark computing the night's machine_daily; DuckDB's rows checked against the pipeline's."""
-        from bench.reference import compare, duckdb_machine_daily, spark_machine_daily
-        from lakehouse import gold_tables as gold
+        """DuckDB and Spark computing the night's machine-health tables (gold.machine_sensor_daily and
+        gold.machine_daily); DuckDB's rows checked against the pipeline's."""
+        from bench.reference import compare_all, duckdb_machine_health, spark_machine_health
         from lakehouse.delta import Lake
 
         lake = Lake()
@@ -175,28 +175,37 @@ class Worker:
         repeats = task.get("repeats", 1)
         memory_limit = task.get("duckdb_memory_limit")
         duck_times, spark_times, duck_cpu, spark_cpu = [], [], [], []
-        duck = None
+        duck = {}
         for _ in range(repeats):
             cpu = tree_cpu()
-            duck, seconds = duckdb_machine_daily(lake, start, end, memory_limit=memory_limit)
+            duck, seconds = duckdb_machine_health(lake, start, end, memory_limit=memory_limit)
             duck_times.append(seconds)
             duck_cpu.append(tree_cpu() - cpu)
-        expected = lake.read(gold.MACHINE_DAILY, filters=[("date", ">=", start), ("date", "<=", end)])
-        comparison = compare(duck, expected)
+        comparisons = compare_all(duck, lake, start, end)
         spark_rows = None
         if task.get("spark", True):
             spark = self.spark()
             for _ in range(repeats):
                 cpu = tree_cpu()
-                table, seconds = spark_machine_daily(spark, lake, start, end)
+                tables, seconds = spark_machine_health(spark, lake, start, end)
                 spark_times.append(seconds)
                 spark_cpu.append(tree_cpu() - cpu)
-                spark_rows = table.num_rows
-        return {"_ok": comparison.equal, "duckdb_seconds": min(duck_times), "duckdb_times": duck_times,
+                spark_rows = sum(t.num_rows for t in tables.values())
+        equal = all(c.equal for c in comparisons.values())
+        return {"_ok": equal, "duckdb_seconds": min(duck_times), "duckdb_times": duck_times,
                 "spark_seconds": min(spark_times) if spark_times else None, "spark_times": spark_times,
                 "duckdb_cpu": min(duck_cpu), "spark_cpu": min(spark_cpu) if spark_cpu else None,
-                "rows": comparison.rows, "pipeline_rows": comparison.other_rows, "spark_rows": spark_rows,
-                "equal": comparison.equal, "mismatches": comparison.mismatches}
+                "rows": sum(c.rows for c in comparisons.values()),
+                "pipeline_rows": sum(c.other_rows for c in comparisons.values()), "spark_rows": spark_rows,
+                "equal": equal, "mismatches": [m for c in comparisons.values() for m in c.mismatches]}
+
+    def task_telemetry_forms(self, task: dict) -> dict:
+        """The night's telemetry in each storage form: bytes per value, Spark's silver and gold work on it."""
+        from bench.telemetry_form import measure
+        from lakehouse.delta import Lake
+
+        return measure(self.spark(), Lake(), dt.date.fromisoformat(task["night"]), Path(task["out"]),
+                       task.get("repeats", 2))
 
     def task_landing_reference(self, task: dict) -> dict:
         from bench.landing_reference import landing_reference

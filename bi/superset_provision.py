@@ -42,7 +42,7 @@ LATEST = {
     "plant_supply_risk_latest": "SELECT * FROM gold.plant_supply_risk "
                                 "WHERE date = (SELECT max(date) FROM gold.plant_supply_risk)",
 }
-PHYSICAL = ("savings_forecast",)
+PHYSICAL = ("savings_forecast", "realized_savings")
 
 
 def sql_metric(label: str, expression: str) -> dict:
@@ -118,7 +118,13 @@ def charts(datasets: dict[str, int]) -> list[dict]:
         timeseries("Savings forecast per plant and month (EUR)", "echarts_timeseries_bar",
                    datasets["savings_forecast"], "month", "P1M",
                    [sql_metric("projected month saving", "SUM(projected_month_saving_eur)"),
-                    sql_metric("saved so far", "SUM(expected_saving_eur)")], ["plant_id"], y_format=",.0f"),
+                    sql_metric("expected so far (the alerts' estimates)", "SUM(expected_saving_eur)")],
+                   ["plant_id"], y_format=",.0f"),
+        timeseries("Expected vs realized saving per plant and month, alerts whose horizon has passed (EUR)",
+                   "echarts_timeseries_bar", datasets["realized_savings"], "month", "P1M",
+                   [sql_metric("expected", "SUM(expected_saving_resolved_eur)"),
+                    sql_metric("realized (estimated: gold.realized_savings)", "SUM(realized_saving_eur)")],
+                   ["plant_id"], y_format=",.0f"),
     ]
 
 

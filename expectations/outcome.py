@@ -58,6 +58,8 @@ class Outcome:
     def summary(self) -> str:
         """One line for logs and the check's description."""
         head = f"{self.table}: {self.rows:,} rows"
+        if self.success and not self.rows:  # nothing was there to check: not "all met"
+            return f"{self.table}: 0 rows, nothing to validate ({self.evaluated} expectations not evaluated on data)"
         if self.success:
             return f"{head}, all {self.evaluated} expectations met"
         shown = "; ".join(f.description for f in self.failures[:3])

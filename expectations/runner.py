@@ -162,8 +162,12 @@ def _arrow(data: pa.Table | pa.RecordBatch | pa.RecordBatchReader) -> pa.Table:
 
 
 def _frame(data: pa.Table):
-    """The pandas frame GX validates: dictionary columns decoded (GX would see categoricals)."""
+    """The pandas frame GX validates: dictionary columns decoded (GX would see categoricals); a map column
+    (a reading's sensor values) as whether each row has one: no rule looks inside it, and pandas would make
+    a Python list of every row's pairs (docs/performance.md)."""
     columns = [
-        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in data.columns
+        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type)
+        else pc.if_else(pc.is_valid(c), True, None) if pa.types.is_map(c.type) else c
+        for c in data.columns
     ]
     return pa.Table.from_arrays(columns, names=data.column_names).to_pandas()

@@ -357,8 +357,11 @@ def file_stats(metadata: pq.FileMetaData, partition_by: Sequence[str] = ()) -> d
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
     nulls: dict[str, int] = {}
-    for i, name in enumerate(schema.names):
-        if name in partition_by:
+    # Row groups index leaf columns: a nested column (a map) has several, so top-level columns are found by path.
+    leaves = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+    for name in schema.names:
+        i = leaves.get(name)
+        if name in partition_by or i is None:
             continue
         stats = [metadata.row_group(g).column(i).statistics for g in range(metadata.num_row_groups)]
         if not stats or any(s is None for s in stats):

@@ -38,8 +38,11 @@ FLOAT64 = pa.float64()
 BOOL = pa.bool_()
 DATE = pa.date32()
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+#: Values keyed by name, as many as a row has (a reading's sensor values: sensor id -> value); BI readers
+#: read it as ``map<string,double>`` (``readings['temperature_c']`` in Athena, Spark, DuckDB).
+NAMED_VALUES = pa.map_(pa.string(), pa.float64())
 
-_ALLOWED_TYPES = {STRING, INT32, INT64, FLOAT64, BOOL, DATE, TIMESTAMP}
+_ALLOWED_TYPES = {STRING, INT32, INT64, FLOAT64, BOOL, DATE, TIMESTAMP, NAMED_VALUES}
 _PARTITION_TYPES = {DATE, TIMESTAMP}
 
 
@@ -76,13 +79,16 @@ class Input:
     By default the rows of the run's own partition values (its nights, or its months for a
     monthly input). ``days_before`` reaches further back (a rolling window, a recency
     lookback), ``history_only`` keeps only those earlier days (a table's own past, for drift),
-    ``whole_months`` widens to the months the nights fall in, and ``everything`` reads every
-    row (a dimension). A run limited to some plants reads only their rows of a plant-scoped input.
+    ``days_after`` reads on past the last night (what followed an alert, so that re-running an
+    old night sees the events a later night saw), ``whole_months`` widens to the months the
+    nights fall in, and ``everything`` reads every row (a dimension). A run limited to some
+    plants reads only their rows of a plant-scoped input.
     """
 
     table: str
     days_before: int = 0
     history_only: bool = False
+    days_after: int = 0
     whole_months: bool = False
     everything: bool = False
     columns: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakehouse.catalog import BOOL, DATE, FLOAT64, INT32, INT64, STRING, TIMESTAMP, TableSpec
+from lakehouse.catalog import BOOL, DATE, FLOAT64, INT32, INT64, NAMED_VALUES, STRING, TIMESTAMP, TableSpec
 from lakehouse.delta import Lake
 from lakehouse.errors import LakeError
 from lakehouse.settings import Settings, glue_prefix
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 #: Hive types of the catalog's Arrow types (the only types a table may use, see ``lakehouse.catalog``).
 HIVE_TYPES = {STRING: "string", INT32: "int", INT64: "bigint", FLOAT64: "double", BOOL: "boolean",
-              DATE: "date", TIMESTAMP: "timestamp"}
+              DATE: "date", TIMESTAMP: "timestamp", NAMED_VALUES: "map<string,double>"}
 COMMENT_LIMIT = 255  # Glue's longest column comment
 DESCRIPTION_LIMIT = 2048  # Glue's longest table description
 

@@ -13,35 +13,30 @@ Bounds the checks enforce (each column's ``min``/``max``/``allowed``, ``at_most`
   really is (a speed-up nobody recorded): tolerated up to :data:`MAX_PERFORMANCE` so a stale
   master record does not stop the nightly load; beyond it the counts or the cycle time are wrong.
   OEE = A x P x Q is bounded by performance, hence by the same limit.
-* A day's sensor mean and maximum stay within the telemetry contract's physical limits: outside
-  them an aggregation or unit bug lies between silver and gold.
+* A day's sensor mean and maximum stay within the sensor's expected range (the registry's, which
+  every row carries): a reading outside it was quarantined at bronze, so a mean or maximum outside
+  it means an aggregation or unit bug between silver and gold.
 """
 
 from __future__ import annotations
 
-from lakehouse.catalog import DATE, FLOAT64, INT64, NETWORK, PLANT, STRING, Input, TableSpec, col, derived
-
-#: Sensor columns of telemetry that machine_daily summarises: (contract name, unit).
-SENSORS = (
-    ("temperature_c", "degC"),
-    ("vibration_mm_s", "mm/s"),
-    ("current_a", "A"),
-    ("pressure_bar", "bar"),
-    ("cycle_time_s", "s"),
-    ("voltage_v", "V"),
-    ("rotation_rpm", "rpm"),
+from lakehouse.catalog import (
+    BOOL,
+    DATE,
+    FLOAT64,
+    INT64,
+    NETWORK,
+    PLANT,
+    STRING,
+    Input,
+    TableSpec,
+    col,
+    derived,
 )
-#: Physical limits of a day's sensor mean and maximum (those of the telemetry contract).
-SENSOR_BOUNDS: dict[str, tuple[float, float]] = {
-    "temperature_c": (-50, 500),
-    "vibration_mm_s": (0, 500),
-    "current_a": (0, 5000),
-    "pressure_bar": (0, 2000),
-    "cycle_time_s": (0, 86400),
-    "voltage_v": (0, 2000),
-    "rotation_rpm": (0, 100000),
-}
+
 DRIFT_WINDOWS = (7, 30)
+#: The sensor whose daily mean, against the line's ideal cycle time, gives cycle_time_slowdown.
+CYCLE_TIME_SENSOR = "cycle_time_s"
 #: Maintenance and failures are looked back on this far for recency.
 RECENCY_DAYS = 365
 MAX_PERFORMANCE = 1.2
@@ -54,28 +49,49 @@ OPEN_SHIPMENT_DAYS = 120
 ROLLING_DAYS = 90
 
 
-def _sensor_columns():
-    for sensor, unit in SENSORS:
-        low, high = SENSOR_BOUNDS[sensor]
-        yield col(f"{sensor}_mean", FLOAT64, f"Mean of {sensor} over the day's readings", unit=unit, min=low, max=high)
-        yield col(f"{sensor}_std", FLOAT64, f"Standard deviation of {sensor} within the day", unit=unit, min=0)
-        yield col(f"{sensor}_max", FLOAT64, f"Maximum of {sensor} in the day", unit=unit, min=low, max=high)
-        for days in DRIFT_WINDOWS:
-            yield col(
-                f"{sensor}_drift_{days}d",
-                FLOAT64,
-                f"(day mean - mean of the previous {days} days' means) / their mean within-day std; "
-                "null with fewer than 3 baseline days",
-            )
-
-
 _DIMENSION = {"everything": True}
-_SENSOR_NAMES = [name for name, _ in SENSORS]
+
+MACHINE_SENSOR_DAILY = TableSpec(
+    name="gold.machine_sensor_daily",
+    description="One row per machine, sensor and day, for whatever sensors the machine reported: the day's "
+    "statistics, drift against the machine's own 7- and 30-day baseline, and the sensor's unit and expected "
+    "range from the registry (silver.dim_sensor).",
+    columns=(
+        col("date", DATE, "Plant-local production date", nullable=False),
+        col("plant_id", STRING, "Plant", nullable=False),
+        col("machine_id", STRING, "Machine", nullable=False),
+        col("sensor", STRING, "Sensor id (silver.dim_sensor)", nullable=False),
+        col("unit", STRING, "Unit of the values (the registry's; null: not registered or unitless)"),
+        col("readings", INT64, "Values of the sensor in the day's readings", nullable=False, min=1),
+        col("mean", FLOAT64, "Mean of the day's values"),
+        col("std", FLOAT64, "Standard deviation of the values within the day (sample; null with one value)",
+            min=0),
+        col("max", FLOAT64, "Maximum of the day's values"),
+        *(col(f"drift_{days}d", FLOAT64, f"(day mean - mean of the previous {days} days' means) / their mean "
+              "within-day std; null with fewer than 3 baseline days") for days in DRIFT_WINDOWS),
+        col("expected_min", FLOAT64, "The sensor's lowest valid reading (registry; null: no bound)"),
+        col("expected_max", FLOAT64, "The sensor's highest valid reading (registry; null: no bound)"),
+    ),
+    partition_by=("date",),
+    natural_key=("date", "machine_id", "sensor"),
+    at_most=(("expected_min", "mean"), ("mean", "expected_max"), ("expected_min", "max"), ("max", "expected_max")),
+    scope=PLANT,
+    blocking=True,  # the models read it
+    derived=derived(
+        "transforms.machine_daily:build_machine_sensor_daily",
+        params={"windows": list(DRIFT_WINDOWS)},
+        telemetry=Input("silver.telemetry", columns=("date", "plant_id", "machine_id", "readings")),
+        history=Input("gold.machine_sensor_daily", days_before=max(DRIFT_WINDOWS), history_only=True,
+                      columns=("date", "machine_id", "sensor", "mean", "std")),
+        dim_machine=Input("silver.dim_machine", everything=True, columns=("plant_id", "machine_id", "machine_type")),
+        dim_sensor=Input("silver.dim_sensor", **_DIMENSION),
+    ),
+)
 
 MACHINE_DAILY = TableSpec(
     name="gold.machine_daily",
-    description="One row per machine and day: sensor statistics, drift against the machine's own 7- and "
-    "30-day baseline, cycle-time slowdown, alarms and downtime, maintenance recency, age.",
+    description="One row per machine and day: readings, cycle-time slowdown, alarms and downtime, maintenance "
+    "recency, age (the sensors' statistics: gold.machine_sensor_daily).",
     columns=(
         col("date", DATE, "Plant-local production date", nullable=False),
         col("plant_id", STRING, "Plant", nullable=False),
@@ -88,8 +104,8 @@ MACHINE_DAILY = TableSpec(
         col("readings", INT64, "Telemetry readings of the day", nullable=False, min=1),
         col("covered_minutes", FLOAT64, "Minutes the readings cover", unit="min", nullable=False,
             min=0, max=LONGEST_DAY_MINUTES),
-        *_sensor_columns(),
-        col("cycle_time_slowdown", FLOAT64, "Mean cycle time / the line's ideal cycle time - 1", min=-1),
+        col("cycle_time_slowdown", FLOAT64, f"Mean cycle time (sensor {CYCLE_TIME_SENSOR}) / the line's ideal "
+            "cycle time - 1 (null: no such sensor)", min=-1),
         col("alarm_count", INT64, "Alarm events of the day", nullable=False, min=0),
         col("downtime_events", INT64, "Downtime events (not alarms) of the day", nullable=False, min=0),
         col("downtime_minutes", FLOAT64, "Minutes of downtime that started this day", unit="min", nullable=False,
@@ -109,10 +125,9 @@ MACHINE_DAILY = TableSpec(
     derived=derived(
         "transforms.machine_daily:build_machine_daily",
         write_via="arrow",
-        params={"sensors": _SENSOR_NAMES, "windows": list(DRIFT_WINDOWS)},
-        telemetry="silver.telemetry",
-        history=Input("gold.machine_daily", days_before=max(DRIFT_WINDOWS), history_only=True,
-                      columns=("date", "machine_id", *(f"{s}_{m}" for s in _SENSOR_NAMES for m in ("mean", "std")))),
+        params={"cycle_time_sensor": CYCLE_TIME_SENSOR},
+        telemetry=Input("silver.telemetry", columns=("date", "plant_id", "machine_id", "interval_s")),
+        sensor_days=Input("gold.machine_sensor_daily", columns=("date", "machine_id", "sensor", "mean")),
         downtime="silver.downtime_events",
         failures="silver.failures",
         maintenance="silver.maintenance",
@@ -243,8 +258,9 @@ _SCORECARD_COLUMNS = (
     col("inspected_qty", INT64, "Units inspected at incoming inspection", nullable=False, min=0),
     col("defective_qty", INT64, "Units found defective", nullable=False, min=0),
     col("defect_ppm", FLOAT64, "defective_qty / inspected_qty x 1,000,000", unit="ppm", min=0, max=1_000_000),
-    col("premium_freight_shipments", INT64, "Shipments expedited at extra cost", nullable=False, min=0),
-    col("premium_freight_eur", FLOAT64, "Freight cost of expedited shipments", unit="EUR", nullable=False, min=0),
+    col("premium_freight_shipments", INT64, "Shipments expedited at extra cost (null: the source does not say "
+        "which were)", min=0),
+    col("premium_freight_eur", FLOAT64, "Freight cost of expedited shipments (null: as above)", unit="EUR", min=0),
 )
 _SCORECARD_ORDER = (("defective_qty", "inspected_qty"), ("otif_rate", "on_time_rate"), ("otif_rate", "in_full_rate"))
 
@@ -275,6 +291,11 @@ SUPPLIER_SCORECARD_90D = TableSpec(
         col("date", DATE, "Last day of the 90-day window", nullable=False),
         col("supplier_id", STRING, "Supplier", nullable=False),
         *_SCORECARD_COLUMNS,
+        col("window_days_covered", INT64, "Days of the 90-day window on or after the first night the supplier "
+            "drops were loaded (fewer: the window reaches back before the history)", nullable=False, min=0,
+            max=ROLLING_DAYS),
+        col("window_complete", BOOL, "The whole window lies in loaded history (window_days_covered = 90); a "
+            "new source's first windows are not", nullable=False),
     ),
     partition_by=("date",),
     natural_key=("date", "supplier_id"),
@@ -282,9 +303,10 @@ SUPPLIER_SCORECARD_90D = TableSpec(
     scope=NETWORK,
     derived=derived(
         "transforms.suppliers:rolling_scorecard",
-        params={"days": ROLLING_DAYS},
+        params={"days": ROLLING_DAYS, "source": "suppliers"},
         shipments=Input("silver.shipments", days_before=ROLLING_DAYS - 1),
         inspections=Input("silver.inspections", days_before=ROLLING_DAYS - 1),
+        landed=Input("ops.landed_drops", everything=True, columns=("date", "plant_id", "status")),
     ),
 )
 
@@ -299,7 +321,8 @@ PLANT_SUPPLY_RISK = TableSpec(
         col("open_shipments", INT64, "Shipments in transit to the plant", nullable=False, min=0),
         col("at_risk_shipments", INT64, "Of those, at risk", nullable=False, min=0),
         col("at_risk_qty", INT64, "Units on at-risk shipments", nullable=False, min=0),
-        col("at_risk_value_eur", FLOAT64, "Value of those units", unit="EUR", nullable=False, min=0),
+        col("at_risk_value_eur", FLOAT64, "Value of those units (null: a part's unit cost is unknown)", unit="EUR",
+            min=0),
         col("max_expected_delay_h", FLOAT64, "Largest ETA - promise among open shipments", unit="h"),
         col("supplier_otif_90d", FLOAT64, "The supplier's OTIF over the 90 days ending on the date", min=0, max=1),
         col("risk_level", STRING, "high (a late ETA), medium (poor OTIF, due soon) or low", nullable=False,
@@ -318,6 +341,7 @@ PLANT_SUPPLY_RISK = TableSpec(
 )
 
 GOLD_TABLES = [
+    MACHINE_SENSOR_DAILY,
     MACHINE_DAILY,
     MACHINE_COMPONENT_DAILY,
     OEE_DAILY,

@@ -34,6 +34,10 @@ _MEMORY = re.compile(r"(\d+)(b|k|kb|m|mb|g|gb|t|tb|p|pb)?", re.IGNORECASE)
 _GLUE_NAME = re.compile(r"[a-z][a-z0-9_]{0,200}")
 
 
+#: The MLflow UI ``plantlake ui`` starts for a local tracking store.
+MLFLOW_UI = "http://127.0.0.1:5000"
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -65,6 +69,13 @@ class MLSettings(_Frozen):
     webhook_backoff_max_s: float = 8.0
     webhook_timeout_s: float = 10.0
     threads: int = 1
+    promotion_margin: float = 0.0
+    backtest_folds: int = 3
+    savings_method: Literal["probability", "comparable"] = "probability"
+    monitor_window_days: int = 28
+    monitor_min_alerts: int = 30
+    drift_days: int = 7
+    drift_psi_threshold: float = 0.25
 
 
 class OrchestrationSettings(_Frozen):
@@ -80,6 +91,7 @@ class OrchestrationSettings(_Frozen):
     landing_buffer_rows: int = 2_000_000
     landing_threads: int = Field(default_factory=lambda: os.cpu_count() or 1)
     check_part_rows: int = 4_000_000
+    quarantine_max_share: float = 1.0
 
 
 class Settings(_Frozen):
@@ -90,6 +102,7 @@ class Settings(_Frozen):
     landing_uri: str
     log_level: str = "INFO"
     mappings_dirs: tuple[Path, ...] = ()
+    fx_rates: str | None = None
     spark_master: str = "local[*]"
     spark_remote: str | None = None
     spark_driver_memory: str = "4g"
@@ -101,6 +114,7 @@ class Settings(_Frozen):
     spark_conf: tuple[tuple[str, str], ...] = ()
     mlflow_tracking_uri: str = ""
     mlflow_artifacts_uri: str = ""
+    mlflow_ui_url: str = ""
     glue_database_prefix: str = "plantlake"
     glue_endpoint_url: str | None = None
     s3: S3Settings = S3Settings()
@@ -109,18 +123,30 @@ class Settings(_Frozen):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Every variable of :data:`VARIABLES` read from ``environ`` (default: this process's environment)."""
+        """Every variable of :data:`VARIABLES` read from ``environ`` (default: this process's environment, over
+        the home's settings file, :func:`home_file_values`)."""
         env = os.environ if environ is None else environ
+        in_file = home_file_values(env) if environ is None else {}
+        from_file = {name for name in in_file if not (env.get(name) or "").strip()}  # the environment wins
+        if from_file:
+            env = {**env, **{name: in_file[name] for name in from_file}}
         values: dict[str, Any] = {}
         for variable in VARIABLES:
             name, raw = variable.lookup(env)
             if raw:
-                _put(values, variable.setting, variable.read(name, raw))
+                try:
+                    _put(values, variable.setting, variable.read(name, raw))
+                except ValueError as exc:
+                    if name in from_file:
+                        raise ValueError(f"{home_file(env)}: {exc}") from None
+                    raise
         home = values.setdefault("home", _path("PLANTLAKE_HOME", ".plantlake"))
         values.setdefault("lake_uri", str(home / "lake"))
         values.setdefault("landing_uri", str(home / "landing"))
         values.setdefault("mlflow_tracking_uri", f"sqlite:///{home / 'mlflow.db'}")
         values.setdefault("mlflow_artifacts_uri", str(home / "mlartifacts"))
+        tracking = values["mlflow_tracking_uri"]  # a tracking server serves the UI too
+        values.setdefault("mlflow_ui_url", tracking if tracking.startswith(("http://", "https://")) else MLFLOW_UI)
         return cls.model_validate(values)
 
     def replace(self, **changes: Any) -> Settings:
@@ -327,6 +353,10 @@ VARIABLES: tuple[Variable, ...] = (
     _v("PLANTLAKE_LOG_LEVEL", "log_level", log_level, "`INFO`", "log level of the CLI and the runs it starts"),
     _v("PLANTLAKE_MAPPINGS_DIR", "mappings_dirs", _paths, "(unset)",
        "extra folders of source mappings (separated like `PATH`), looked up before the built-in ones"),
+    _v("PLANTLAKE_FX_RATES", "fx_rates", uri, "(unset)",
+       "currency rates for mappings whose money columns say another `unit` than the contract's EUR: a CSV "
+       "(folder path or `s3://`) of `date,currency,eur_per_unit`; a value takes the latest rate on or before "
+       "its row's date"),
     _v("PLANTLAKE_SPARK_MASTER", "spark_master", text, "`local[*]`", "Spark master, e.g. `spark://host:7077`"),
     _v("SPARK_REMOTE", "spark_remote", text, "(unset)",
        "Spark Connect server, e.g. `sc://host:15002`; wins over the master"),
@@ -344,6 +374,8 @@ VARIABLES: tuple[Variable, ...] = (
        "MLflow tracking server or database"),
     _v("PLANTLAKE_MLFLOW_ARTIFACTS", "mlflow_artifacts_uri", uri, "`$PLANTLAKE_HOME/mlartifacts`",
        "where new experiments keep their artifacts: a folder or `s3://bucket/prefix`"),
+    _v("PLANTLAKE_MLFLOW_UI_URL", "mlflow_ui_url", uri, "the tracking URI if it is `http(s)://`, else "
+       "`http://127.0.0.1:5000`", "the MLflow UI that the Dagster UI's links to MLflow runs open"),
     _v("AWS_ACCESS_KEY_ID", "s3.access_key_id", text, "(unset)", "S3 access key"),
     _v("AWS_SECRET_ACCESS_KEY", "s3.secret_access_key", text, "(unset)", "S3 secret key", secret=True),
     _v("AWS_SESSION_TOKEN", "s3.session_token", text, "(unset)", "S3 session token", secret=True),
@@ -374,6 +406,9 @@ VARIABLES: tuple[Variable, ...] = (
        "drops a landing run reads at once (and table buffers it writes at once)"),
     _v("PLANTLAKE_CHECK_PART_ROWS", "orchestration.check_part_rows", whole(1), "`4000000`",
        "rows a Great Expectations check validates at once; a larger slice is validated in parts of whole plants"),
+    _v("PLANTLAKE_QUARANTINE_MAX_SHARE", "orchestration.quarantine_max_share", number(0.0, 1.0), "`1`",
+       "share of a drop's rows that may be quarantined before the drop's check fails and the run with it; "
+       "a drop that lands none of its rows always fails"),
     _v("PLANTLAKE_HORIZON_DAYS", "ml.horizon_days", whole(1), "`7`",
        "H: the failure model predicts a failure within the next H days"),
     _v("PLANTLAKE_ALERT_BUDGET", "ml.alert_budget", whole(0), "`3`", "alerts per plant and day at most"),
@@ -391,6 +426,22 @@ VARIABLES: tuple[Variable, ...] = (
     _v("PLANTLAKE_ALERT_WEBHOOK_TIMEOUT_S", "ml.webhook_timeout_s", number(0.1), "`10`", "timeout of one attempt"),
     _v("PLANTLAKE_ML_THREADS", "ml.threads", whole(1), "`1`",
        "OpenMP threads of training and scoring (beside Spark on the same cores)"),
+    _v("PLANTLAKE_PROMOTION_MARGIN", "ml.promotion_margin", number(0.0), "`0`",
+       "how far above the champion (in PR-AUC) a failure-model challenger's interval must lie to replace it"),
+    _v("PLANTLAKE_BACKTEST_FOLDS", "ml.backtest_folds", whole(1), "`3`",
+       "rolling-origin folds of each failure-model training run (the last fold's holdout is the gate's)"),
+    _v("PLANTLAKE_SAVINGS_METHOD", "ml.savings_method", choice("probability", "comparable"), "`probability`",
+       "what `gold.realized_savings.realized_saving_eur` counts as failures avoided per action: the model's "
+       "probability at alert time, or the failure rate of the plant's alerts nobody acted on (both are columns)"),
+    _v("PLANTLAKE_MONITOR_WINDOW_DAYS", "ml.monitor_window_days", whole(1), "`28`",
+       "the production monitor's window: the last this many scored days whose horizon has passed"),
+    _v("PLANTLAKE_MONITOR_MIN_ALERTS", "ml.monitor_min_alerts", whole(1), "`30`",
+       "budget alerts the window must hold before the monitor judges production precision against the holdout"),
+    _v("PLANTLAKE_DRIFT_DAYS", "ml.drift_days", whole(1), "`7`",
+       "scored nights whose features the monitor compares with the champion's holdout rows of the training set "
+       "(a whole week by default)"),
+    _v("PLANTLAKE_DRIFT_PSI_THRESHOLD", "ml.drift_psi_threshold", number(0.0), "`0.25`",
+       "a feature whose population stability index against those rows exceeds this has drifted"),
 )
 
 #: Variables whose values are secrets: never logged, never shown, never sent to MLflow.
@@ -403,12 +454,69 @@ def get_settings() -> Settings:
     The environment is the source of truth: a test or a command that changes a variable gets
     settings read anew, every other call the same object.
     """
-    return _settings_for(os.getcwd(), tuple(os.environ.get(n) for v in VARIABLES for n in v.names))
+    return _settings_for(os.getcwd(), tuple(os.environ.get(n) for v in VARIABLES for n in v.names),
+                         _read_text(home_file(os.environ)))
 
 
 @functools.lru_cache(maxsize=16)
-def _settings_for(cwd: str, values: tuple[str | None, ...]) -> Settings:
+def _settings_for(cwd: str, values: tuple[str | None, ...], home_file_text: str | None) -> Settings:
     return Settings.from_env()
+
+
+# -- the home's settings file: what a command wrote for the commands that come after it ------------------------
+#: Read beneath the environment from ``$PLANTLAKE_HOME`` (``plantlake demo`` writes its first night there).
+HOME_FILE = "plantlake.env"
+
+
+def home_file(environ: Mapping[str, str]) -> Path:
+    """The settings file of the home ``environ`` names (``PLANTLAKE_HOME``, else ``.plantlake`` here)."""
+    return _path("PLANTLAKE_HOME", (environ.get("PLANTLAKE_HOME") or "").strip() or ".plantlake") / HOME_FILE
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def home_file_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """``NAME=value`` lines of the home's settings file (none if it does not exist).
+
+    Blank lines and ``#`` comments are skipped. Only plantlake's variables may be set there, not
+    ``PLANTLAKE_HOME`` (the file lives in it) and not a secret (secrets come from the environment
+    only); anything else stops with the file and line named.
+    """
+    path = home_file(environ)
+    text = _read_text(path)
+    known = {name: v for v in VARIABLES for name in v.names}
+    values: dict[str, str] = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        name, sep, value = (part.strip() for part in entry.partition("="))
+        problem = (
+            "is not a NAME=value line" if not sep or not name
+            else f"{name} is not a plantlake variable" if name not in known
+            else "PLANTLAKE_HOME cannot be set in the home's own file" if name == "PLANTLAKE_HOME"
+            else f"{name} is a secret: set it in the environment, not in a file" if known[name].secret
+            else None
+        )
+        if problem:
+            raise ValueError(f"{path}, line {number}: {problem}")
+        values[name] = value[1:-1] if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"" else value
+    return values
+
+
+def write_home_file(home: Path, values: Mapping[str, str]) -> Path:
+    """Set ``values`` in ``home``'s settings file, keeping its other lines (a later command reads them)."""
+    path = home / HOME_FILE
+    lines = (_read_text(path) or "").splitlines()
+    kept = [line for line in lines if line.partition("=")[0].strip() not in values]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([*kept, *(f"{name}={value}" for name, value in values.items())]) + "\n")
+    return path
 
 
 def markdown() -> str:

@@ -6,19 +6,21 @@ list of trusted types (:data:`SKOPS_TRUSTED_TYPES`). Each takes a DataFrame with
 columns, so the model's signature is the feature list.
 
 - :class:`FailureModel`: calibrated P(unplanned failure within H days) from a
-  HistGradientBoostingClassifier wrapped in CalibratedClassifierCV, and the likely
-  component from a second HistGradientBoostingClassifier trained on the rows that did
-  fail (the component is only worth naming when a failure is likely).
+  HistGradientBoostingClassifier wrapped in CalibratedClassifierCV (folds of consecutive
+  days, :class:`DayBlocks`), and the likely component from a second
+  HistGradientBoostingClassifier trained on the rows that did fail (the component is only
+  worth naming when a failure is likely).
 - :class:`CostModel`: EUR cost of an unplanned failure, as the formula the plants book it
   with: predicted downtime hours x the machine's downtime cost per hour + predicted repair
   cost, each part a HistGradientBoostingRegressor, so the model extrapolates to a machine
   whose hourly cost it has not seen.
+- :class:`BaselineModel`: the yardstick every failure model is compared with, a logistic
+  regression on the daily sensor means and spreads; logged with every run, never registered.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,19 +29,19 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import StratifiedKFold
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import BaseCrossValidator
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
-from threadpoolctl import threadpool_limits
-
-from lakehouse.settings import get_settings
+from sklearn.preprocessing import OrdinalEncoder, StandardScaler
 
 NONE = "(none)"
 
 #: Every type a saved model holds that skops does not trust by default; loading trusts exactly these.
 SKOPS_TRUSTED_TYPES = [
     "functools.partial",  # HistGradientBoosting's categorical preprocessor: partial(check_array, ...)
+    "ml.estimators.BaselineModel",
     "ml.estimators.CostModel",
+    "ml.estimators.DayBlocks",
     "ml.estimators.FailureModel",
     "sklearn._loss.link.IdentityLink",
     "sklearn._loss.link.Interval",
@@ -54,7 +56,7 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "numpy.dtype",
-    "sklearn.model_selection._split.StratifiedKFold",
+    "sklearn.model_selection._split.StratifiedKFold",  # the calibration folds of versions trained before DayBlocks
     "sklearn.utils.validation.check_array",
 ]
 
@@ -84,6 +86,60 @@ def _frame(X: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str]) 
     for c in numeric:
         columns[c] = pd.to_numeric(X[c], errors="coerce").astype(np.float64)
     return pd.DataFrame(columns, index=X.index)
+
+
+#: The column of day numbers the calibration folds are cut by (present while fitting only).
+DAY = "_day"
+
+
+class TooFewDaysError(ValueError):
+    """The training rows span too few days (or failures) for calibration folds H days apart from their training."""
+
+
+class DayBlocks(BaseCrossValidator):
+    """Calibration folds of consecutive days, H days apart from their training rows.
+
+    Shuffled folds put neighbouring days of one failure (its H positive days, the sensor
+    drift before it) on both sides of a fold, so the calibration was fitted on failures the
+    booster had already seen. Here the distinct days are cut into ``n_splits`` blocks; each
+    block is calibrated by a booster trained on the other blocks minus the ``gap_days``
+    either side of it. A block without a failure row is merged into its neighbour, and a
+    block whose training rows hold no failure (or nothing else) is left out; fewer than two
+    usable blocks raise :class:`TooFewDaysError`.
+    """
+
+    def __init__(self, n_splits: int = 3, gap_days: int = 7):
+        self.n_splits = n_splits
+        self.gap_days = gap_days
+
+    def _folds(self, X: pd.DataFrame, y) -> list[tuple[np.ndarray, np.ndarray]]:
+        day = X[DAY].to_numpy(dtype=float)
+        positive = np.ones(len(day), dtype=bool) if y is None else np.asarray(y) == 1
+        merged: list[np.ndarray] = []
+        for block in (b for b in np.array_split(np.unique(day), self.n_splits) if len(b)):
+            if merged and not positive[np.isin(day, merged[-1])].any():
+                merged[-1] = np.concatenate([merged[-1], block])
+            else:
+                merged.append(block)
+        if len(merged) > 1 and not positive[np.isin(day, merged[-1])].any():
+            merged[-2:] = [np.concatenate(merged[-2:])]
+        folds = []
+        for block in merged:
+            test = (day >= block[0]) & (day <= block[-1])
+            train = (day < block[0] - self.gap_days) | (day > block[-1] + self.gap_days)
+            if 0 < positive[train].sum() < train.sum():
+                folds.append((np.flatnonzero(train), np.flatnonzero(test)))
+        if len(folds) < 2:
+            raise TooFewDaysError(
+                f"{len(np.unique(day))} days with {int(positive.sum())} failure rows give {len(folds)} calibration "
+                f"fold(s) whose training days, {self.gap_days} days apart from it, hold both classes (2 needed)")
+        return folds
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        return self.n_splits if X is None else len(self._folds(X, y))
+
+    def split(self, X, y=None, groups=None):
+        yield from self._folds(X, y)
 
 
 def _informative(X: pd.DataFrame, numeric: Sequence[str], minimum: int = 10) -> list[str]:
@@ -124,14 +180,22 @@ class FailureModel(BaseEstimator):
         ])
 
     def fit(self, X: pd.DataFrame, y, component=None) -> FailureModel:
-        """Fit on feature rows ``X`` with 0/1 labels ``y``; ``component`` names the failing one where y = 1."""
+        """Fit on feature rows ``X`` (with their ``date``) and 0/1 labels ``y``; ``component`` names the failing
+        one where y = 1. The calibration folds are blocks of consecutive dates (:class:`DayBlocks`)."""
+        from ml.features import require
+
+        require(X, ["date"], "the failure model's training rows")
+        day = (pd.to_datetime(X["date"]) - pd.Timestamp("1970-01-01")).dt.days.to_numpy(dtype=float)
         X = _frame(X, self.numeric, self.categorical)
         y = np.asarray(y, dtype=np.int64)
         self.feature_names_in_ = np.asarray([*self.categorical, *self.numeric], dtype=object)
-        folds = StratifiedKFold(n_splits=self.calibration_folds, shuffle=True, random_state=self.random_state)
-        self.numeric_used_ = _informative(X, self.numeric)
+        folds = DayBlocks(n_splits=self.calibration_folds, gap_days=self.horizon_days)
+        dated = X.assign(**{DAY: day})  # the booster's column transformer drops the day column: only folds read it
+        # a column without values in one fold's training days (a 30-day feature in the first weeks) is left out
+        used = [set(_informative(X.iloc[train], self.numeric)) for train, _ in folds.split(dated, y)]
+        self.numeric_used_ = [c for c in self.numeric if all(c in u for u in used)]
         self.classifier_ = CalibratedClassifierCV(self._booster(self.numeric_used_, self.min_samples_leaf),
-                                                  method=self.calibration, cv=folds).fit(X, y)
+                                                  method=self.calibration, cv=folds).fit(dated, y)
         self.components_: list[str] = []
         self.component_model_ = None
         if component is not None:
@@ -215,13 +279,48 @@ class CostModel(BaseEstimator):
         return hours * rate + repair
 
 
-@contextlib.contextmanager
-def compute_threads(threads: int | None = None) -> Iterator[None]:
-    """Limit the OpenMP threads of scikit-learn's gradient boosting (PLANTLAKE_ML_THREADS, default 1).
+class BaselineModel(BaseEstimator):
+    """P(failure within H days) from a logistic regression on the daily sensor means and spreads.
 
-    HistGradientBoosting spins OpenMP threads; next to Spark executors on the same cores
-    (the nightly run, the tests) that oversubscription made one fit many times slower than a
-    single thread (docs/performance.md), so training and scoring use a bounded number of threads.
+    What a failure model must beat to be worth its features: no history, no drift, no
+    maintenance records, only how each sensor read that day (``<sensor>_mean``,
+    ``<sensor>_std``: :func:`ml.features.sensor_means_and_spreads`), median-imputed and
+    standardised. With no sensor column carrying values it predicts the training rows'
+    failure rate.
     """
-    with threadpool_limits(limits=threads or get_settings().ml.threads, user_api="openmp"):
-        yield
+
+    def __init__(self, features: Sequence[str] = (), C: float = 1.0, max_iter: int = 1000):
+        self.features = features
+        self.C = C
+        self.max_iter = max_iter
+
+    def fit(self, X: pd.DataFrame, y) -> BaselineModel:
+        X = _frame(X, self.features, ())
+        y = np.asarray(y, dtype=np.int64)
+        self.features_used_ = _informative(X, self.features)
+        self.prior_ = float(y.mean())
+        self.pipeline_ = None
+        if self.features_used_ and 0 < y.sum() < len(y):
+            self.pipeline_ = Pipeline([
+                ("impute", SimpleImputer(strategy="median")),
+                ("scale", StandardScaler()),
+                ("logit", LogisticRegression(C=self.C, max_iter=self.max_iter)),
+            ]).fit(X[self.features_used_], y)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """(n, 2): P(no failure), P(failure within the horizon)."""
+        if self.pipeline_ is None:
+            return np.tile([1 - self.prior_, self.prior_], (len(X), 1))
+        return self.pipeline_.predict_proba(_frame(X, self.features_used_, ()))
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """What pyfunc serving returns: failure_probability."""
+        return pd.DataFrame({"failure_probability": self.predict_proba(X)[:, 1]}, index=X.index)
+
+    def coefficients(self) -> pd.Series:
+        """The regression's weight of each standardised feature, largest magnitude first."""
+        if self.pipeline_ is None:
+            return pd.Series(dtype=float)
+        weights = pd.Series(self.pipeline_.named_steps["logit"].coef_[0], index=self.features_used_)
+        return weights.reindex(weights.abs().sort_values(ascending=False).index)

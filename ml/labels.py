@@ -6,6 +6,11 @@ failure. A failure on D itself is not in D's window: D's features already saw it
 whose window reaches past the last date the failures are known for (``known_until``)
 cannot be labelled yet and is marked incomplete, so training never takes a failure that
 has not been seen for a "no failure".
+
+Alerts change what a label means: when maintenance an alert triggered falls in D's window
+(the machine was alerted and then maintained, see gold.alert_outcomes), a "no failure" may
+be a failure prevented, not a healthy machine. Such rows are marked
+(``alert_action_in_horizon``) and count as incomplete too, so they are never trained on.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 LABEL = "failure_within_h"
-LABEL_COLUMNS = ("horizon_days", LABEL, "failing_component", "days_to_failure", "label_complete")
+LABEL_COLUMNS = ("horizon_days", LABEL, "failing_component", "days_to_failure", "alert_action_in_horizon",
+                 "label_complete")
 
 
 def label_frame(
@@ -24,11 +30,14 @@ def label_frame(
     failures: pd.DataFrame,
     horizon_days: int,
     known_until: dt.date,
+    actions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``keys`` (date, machine_id, ...) with :data:`LABEL_COLUMNS` added, in the same order.
 
     ``failures`` are silver.failures rows (date, machine_id, failed_at, component) up to at
-    least ``known_until``; failures after it are ignored, as if not yet known.
+    least ``known_until``; failures after it are ignored, as if not yet known. ``actions``
+    (machine_id, action_date) are the maintenance dates alerts triggered
+    (:func:`ml.outcomes.alert_actions`).
     """
     if horizon_days < 1:
         raise ValueError(f"the horizon must be at least 1 day, got {horizon_days}")
@@ -61,5 +70,26 @@ def label_frame(
     out[LABEL] = (~np.isnan(days_to)).astype(np.int64)
     out["failing_component"] = component
     out["days_to_failure"] = days_to
-    out["label_complete"] = day + np.timedelta64(horizon_days, "D") <= known
+    out["alert_action_in_horizon"] = _action_within(out["machine_id"].to_numpy(), day, actions, horizon_days)
+    out["label_complete"] = (day + np.timedelta64(horizon_days, "D") <= known) & ~out["alert_action_in_horizon"]
     return out
+
+
+def _action_within(machines: np.ndarray, day: np.ndarray, actions: pd.DataFrame | None,
+                   horizon_days: int) -> np.ndarray:
+    """True where an alert-triggered action of the machine is dated in (day, day + H]."""
+    hit = np.zeros(len(day), dtype=bool)
+    if actions is None or actions.empty:
+        return hit
+    dates = pd.to_datetime(actions["action_date"]).dt.normalize().to_numpy("datetime64[D]")
+    for machine, when in actions.assign(_d=dates).groupby("machine_id", sort=False)["_d"]:
+        rows = np.flatnonzero(machines == machine)
+        if not len(rows):
+            continue
+        acted = np.sort(when.to_numpy())
+        # the first action strictly after D is within the window
+        nxt = np.searchsorted(acted, day[rows], side="right")
+        inside = nxt < len(acted)
+        inside[inside] = acted[nxt[inside]] <= day[rows][inside] + np.timedelta64(horizon_days, "D")
+        hit[rows] = inside
+    return hit

@@ -24,9 +24,9 @@ import pyarrow as pa
 from lakehouse.delta import Lake
 from lakehouse.settings import get_settings
 from ml import features as F
-from ml.estimators import compute_threads
 from ml.playbook import Playbook
 from ml.tables import FAILURE_RISK
+from ml.threads import compute_threads
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Champions:
     def predict(self, machine_daily: pd.DataFrame, component_daily: pd.DataFrame | None = None,
                 start: dt.date | None = None) -> pd.DataFrame:
         """Keys and predictions for the gold.machine_daily rows from ``start`` on (earlier rows are history)."""
-        frame = F.feature_frame(machine_daily, component_daily, start=start)
+        frame = F.feature_frame(machine_daily, component_daily, start=start, numeric=self.failure.numeric)
         out = frame[list(F.KEYS)].copy()
         if frame.empty:
             return out.assign(failure_probability=[], likely_component=[], component_probability=[],
@@ -93,16 +93,17 @@ def risk_table(rows: pd.DataFrame) -> pa.Table:
 
 def read_inputs(lake: Lake, dates: Sequence[dt.date], plants: Sequence[str] | None = None,
                 history_days: int = F.HISTORY_DAYS) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int | None]]:
-    """gold.machine_daily (with ``history_days`` before the first date) and gold.machine_component_daily of ``dates``.
+    """gold.machine_daily with its sensors' statistics (gold.machine_sensor_daily; ``history_days`` before the
+    first date) and gold.machine_component_daily of ``dates``.
 
     Returns both as pandas and the Delta versions read (each table read at one pinned version).
     """
     first, last = min(dates), max(dates)
     plant_filter = [("plant_id", "in", list(plants))] if plants else []
-    versions = {name: lake.version(name) for name in ("gold.machine_daily", "gold.machine_component_daily")}
-    daily = lake.read("gold.machine_daily", version=versions["gold.machine_daily"], columns=list(F.DAILY_COLUMNS),
-                      filters=[("date", ">=", first - dt.timedelta(days=history_days)), ("date", "<=", last),
-                               *plant_filter]).to_pandas()
+    versions = {name: lake.version(name) for name in ("gold.machine_daily", "gold.machine_sensor_daily",
+                                                      "gold.machine_component_daily")}
+    daily = machine_days(lake, versions, [("date", ">=", first - dt.timedelta(days=history_days)),
+                                          ("date", "<=", last), *plant_filter])
     if versions["gold.machine_component_daily"] is None:
         component = pd.DataFrame(columns=list(F.COMPONENT_COLUMNS))
     else:
@@ -110,6 +111,15 @@ def read_inputs(lake: Lake, dates: Sequence[dt.date], plants: Sequence[str] | No
                               columns=list(F.COMPONENT_COLUMNS),
                               filters=[("date", ">=", first), ("date", "<=", last), *plant_filter]).to_pandas()
     return daily, component, versions
+
+
+def machine_days(lake: Lake, versions: dict[str, int | None], filters: list) -> pd.DataFrame:
+    """gold.machine_daily rows (at their pinned version) with their sensors' daily statistics as columns."""
+    daily = lake.read("gold.machine_daily", version=versions["gold.machine_daily"], columns=list(F.DAILY_COLUMNS),
+                      filters=filters).to_pandas()
+    sensors = lake.read("gold.machine_sensor_daily", version=versions.get("gold.machine_sensor_daily"),
+                        columns=list(F.SENSOR_COLUMNS), filters=filters, missing_ok=True).to_pandas()
+    return F.with_sensors(daily, sensors)
 
 
 def score_night(lake: Lake, dates: Sequence[dt.date] | dt.date, plants: Sequence[str] | None = None, *,

@@ -1,9 +1,14 @@
-"""Fitting the two models on a time split, with clear errors when there is nothing to learn from.
+"""Fitting the two models on time splits, with clear errors when there is nothing to learn from.
 
 The split is by date, never by row: the holdout is the last days of the window, and the
 training rows end H days before it (a gap of the horizon), so no training row's label
 window reaches into the holdout and the holdout score is what the model would have done
-on days it had never seen. Pure functions of DataFrames; MLflow and Delta stay outside.
+on days it had never seen. The failure model is backtested from several origins
+(:func:`rolling_splits`): each fold trains on everything before its test window (minus the
+gap) and is scored on the window; the last fold's holdout is what the promotion gate
+judges and its model is the one registered. Every fold also fits the baseline
+(:class:`ml.estimators.BaselineModel`) on the same rows. Pure functions of DataFrames;
+MLflow and Delta stay outside.
 """
 
 from __future__ import annotations
@@ -11,14 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ml import features as F
-from ml.estimators import CostModel, FailureModel
 from ml.labels import LABEL
+
+if TYPE_CHECKING:  # scikit-learn is imported when a model is fitted, not with this module
+    from ml.estimators import BaselineModel, CostModel, FailureModel
 
 
 class TrainingDataError(ValueError):
@@ -66,13 +73,69 @@ def time_split(dates: pd.Series, horizon_days: int, holdout_fraction: float = 0.
     return TimeSplit(days[0], train_end, holdout_start, days[-1], horizon_days)
 
 
+def rolling_splits(dates: pd.Series, horizon_days: int, folds: int = 3, holdout_fraction: float = 0.25,
+                   min_train_days: int = 7) -> list[TimeSplit]:
+    """Up to ``folds`` rolling-origin splits of the distinct ``dates``, oldest first.
+
+    The last is :func:`time_split`'s; each earlier one tests on the window of the same length
+    just before the next one's and trains on the days before it minus the H-day gap. Folds
+    that would leave fewer than ``min_train_days`` training days are not made.
+    """
+    last = time_split(dates, horizon_days, holdout_fraction, min_train_days)
+    length = last.holdout_end - last.holdout_start + dt.timedelta(days=1)
+    splits = [last]
+    for k in range(1, max(folds, 1)):
+        holdout_end = last.holdout_start - dt.timedelta(days=1) - (k - 1) * length
+        holdout_start = holdout_end - length + dt.timedelta(days=1)
+        train_end = holdout_start - dt.timedelta(days=horizon_days + 1)
+        if (train_end - last.train_start).days + 1 < min_train_days:
+            break
+        splits.insert(0, TimeSplit(last.train_start, train_end, holdout_start, holdout_end, horizon_days))
+    return splits
+
+
 @dataclass
-class FailureFit:
-    model: FailureModel
+class Fold:
+    """One origin of the backtest: its split, rows, failure model and baseline."""
+
     split: TimeSplit
     train: pd.DataFrame
     holdout: pd.DataFrame
+    model: FailureModel
+    baseline: BaselineModel
+
+
+@dataclass
+class FailureFit:
+    """The backtest's folds, oldest first: the last one's holdout is the gate's and its model is registered."""
+
+    folds: list[Fold]
     params: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # earlier folds left out, and why
+
+    @property
+    def last(self) -> Fold:
+        return self.folds[-1]
+
+    @property
+    def model(self) -> FailureModel:
+        return self.last.model
+
+    @property
+    def baseline(self) -> BaselineModel:
+        return self.last.baseline
+
+    @property
+    def split(self) -> TimeSplit:
+        return self.last.split
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return self.last.train
+
+    @property
+    def holdout(self) -> pd.DataFrame:
+        return self.last.holdout
 
 
 def _check_training_set(training_set: pd.DataFrame, feature_names) -> pd.DataFrame:
@@ -94,21 +157,48 @@ def fit_failure_model(
     horizon_days: int,
     *,
     holdout_fraction: float = 0.25,
+    folds: int = 1,
     numeric: tuple[str, ...] | None = None,
     categorical: tuple[str, ...] | None = None,
     **params: Any,
 ) -> FailureFit:
-    """Time-split ``training_set`` (keys, features, labels) and fit a :class:`FailureModel` on the training part.
+    """Backtest ``training_set`` (keys, features, labels) from up to ``folds`` origins (:func:`rolling_splits`).
 
-    ``numeric``/``categorical`` default to the full feature lists; ``params`` go to the model.
+    Each fold fits a :class:`FailureModel` and the baseline on its training rows; only the
+    last fold's model learns the likely component (it is the one registered). An earlier
+    fold whose training rows are too few to fit is left out (``skipped`` says why); the last
+    fold's are an error. ``numeric``/``categorical`` default to the full feature lists;
+    ``params`` go to the model.
     """
-    numeric = tuple(F.NUMERIC if numeric is None else numeric)
+    from ml.estimators import BaselineModel, FailureModel, TooFewDaysError
+
+    numeric = tuple(F.numeric_in(training_set) if numeric is None else numeric)  # the window's sensors' too
     categorical = tuple(F.CATEGORICAL if categorical is None else categorical)
     labelled = _check_training_set(training_set, [*numeric, *categorical])
-    split = time_split(labelled["date"], horizon_days, holdout_fraction)
+    splits = rolling_splits(labelled["date"], horizon_days, folds, holdout_fraction)
     dates = _dates(labelled)
-    train = labelled[dates <= split.train_end]
-    holdout = labelled[dates >= split.holdout_start]
+    done: list[Fold] = []
+    skipped: list[str] = []
+    sensors = F.sensor_means_and_spreads(labelled)  # the baseline's, whatever features the model takes
+    for split in splits:
+        train = labelled[dates <= split.train_end]
+        holdout = labelled[(dates >= split.holdout_start) & (dates <= split.holdout_end)]
+        model = FailureModel(numeric=numeric, categorical=categorical, horizon_days=horizon_days, **params)
+        try:
+            _check_classes(train, split)
+            model.fit(train, train[LABEL], train["failing_component"] if split is splits[-1] else None)
+        except (TrainingDataError, TooFewDaysError) as exc:
+            if split is splits[-1]:
+                raise TrainingDataError(str(exc)) from None
+            skipped.append(f"fold {split.describe()}: {exc}")
+            continue
+        baseline = BaselineModel(features=sensors).fit(train, train[LABEL])
+        done.append(Fold(split, train, holdout, model, baseline))
+    return FailureFit(done, {**done[-1].model.get_params(), "holdout_fraction": holdout_fraction,
+                             "backtest_folds": len(done)}, skipped)
+
+
+def _check_classes(train: pd.DataFrame, split: TimeSplit) -> None:
     positives = int(train[LABEL].sum())
     if positives == 0 or positives == len(train):
         raise TrainingDataError(
@@ -117,9 +207,6 @@ def fit_failure_model(
     if positives < 3 * 3:
         raise TrainingDataError(f"the training rows hold {positives} failure rows; at least 9 are needed "
                                 "(3 per calibration fold)")
-    model = FailureModel(numeric=numeric, categorical=categorical, horizon_days=horizon_days, **params)
-    model.fit(train, train[LABEL], train["failing_component"])
-    return FailureFit(model, split, train, holdout, {**model.get_params(), "holdout_fraction": holdout_fraction})
 
 
 # -- failure cost ------------------------------------------------------------------------------------------
@@ -197,6 +284,8 @@ def fit_cost_model(history: pd.DataFrame, *, holdout_fraction: float = 0.25, **p
     if len(train) < 5 or holdout.empty:
         raise TrainingDataError(f"{len(history)} failures with a known cost from {first} to {last}: too few to "
                                 "train and hold out (at least 5 before the holdout and 1 in it)")
+    from ml.estimators import CostModel
+
     model = CostModel(numeric=COST_NUMERIC, categorical=COST_CATEGORICAL, **params)
     model.fit(train, train["downtime_h"], train["repair_cost_eur"])
     return CostFit(model, train, holdout, holdout_start, {**model.get_params(), "holdout_fraction": holdout_fraction})

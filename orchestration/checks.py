@@ -7,6 +7,7 @@ downstream of it when its check fails: bad data never flows into gold. Failures 
 column, the count and examples in the Dagster UI.
 """
 
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 
 import dagster as dg
@@ -15,7 +16,7 @@ import pyarrow as pa
 from lakehouse.catalog import PLANT, TableSpec
 from lakehouse.delta import Filters, Lake
 from orchestration import partitions
-from orchestration.metadata import key
+from orchestration.metadata import check_results, key, period, run_partitions
 from orchestration.resources import LakeResource, NightScope
 
 
@@ -60,28 +61,51 @@ def slice_parts(lake: Lake, spec: TableSpec, filters: Filters | None, max_rows: 
     yield lake.read(spec, filters=filters, missing_ok=True)
 
 
-def expectations_check(spec: TableSpec) -> dg.AssetChecksDefinition:
-    """The check of ``spec``: its suite on the slices the run wrote, blocking if the table says so."""
+def expectations_check(spec: TableSpec, partitions_def: dg.PartitionsDefinition | None = None
+                       ) -> dg.AssetChecksDefinition:
+    """The check of ``spec``: its suite on the slices the run wrote, blocking if the table says so.
 
-    @dg.asset_check(
-        asset=key(spec),
-        name="expectations",
-        blocking=spec.blocking,
-        description=f"Great Expectations suite {spec.name} on the slices the run wrote",
-    )
-    def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource, scope: NightScope) -> dg.AssetCheckResult:
+    It validates the run's slices once and records the result for each night of the run
+    (:func:`orchestration.metadata.check_results`); when a range fails, each night is validated
+    alone so that the nights that failed are the ones marked failed (if none fails alone, every
+    night carries the range's failure).
+    """
+    asset = key(spec)
+
+    def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource, scope: NightScope):
         from expectations.runner import validate_parts  # GX loads when a check runs, not with the code location
         from expectations.suites import suite_for
 
-        parts = slice_parts(lake.lake(), spec, run_filters(spec, context, scope), lake.check_part_rows)
-        outcome = validate_parts(spec, parts, suite_for(spec))
-        return dg.AssetCheckResult(
-            passed=outcome.success, description=outcome.summary(), metadata=outcome.to_metadata()
-        )
+        the_lake, suite = lake.lake(), suite_for(spec)
 
-    return _check
+        def result(filters: list | None) -> dg.AssetCheckResult:
+            outcome = validate_parts(spec, slice_parts(the_lake, spec, filters, lake.check_part_rows), suite)
+            return dg.AssetCheckResult(asset_key=asset, check_name="expectations", passed=outcome.success,
+                                       description=outcome.summary(), metadata=outcome.to_metadata())
+
+        filters = run_filters(spec, context, scope)
+        whole = result(filters)
+        nights = run_partitions(context)
+        by_night = None
+        if not whole.passed and filters and len(nights) > 1:
+            by_period = {value: result([(spec.partition_by[0], "=", value), *filters[1:]])
+                         for value in {period(spec, night) for night in nights}}
+            if not all(r.passed for r in by_period.values()):
+                by_night = {night: by_period[period(spec, night)] for night in nights}
+        yield from check_results(context, whole, by_night)
+
+    with warnings.catch_warnings():  # a partitioned check is a preview in Dagster 1.13: no warning in every log
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.asset_check(
+            asset=asset,
+            name="expectations",
+            blocking=spec.blocking,
+            partitions_def=partitions_def,
+            description=f"Great Expectations suite {spec.name} on the slices the run wrote",
+        )(_check)
 
 
-def expectation_checks(specs: Iterable[TableSpec]) -> list[dg.AssetChecksDefinition]:
-    """One check per table."""
-    return [expectations_check(spec) for spec in specs]
+def expectation_checks(specs: Iterable[TableSpec], partitions_def: dg.PartitionsDefinition | None = None
+                       ) -> list[dg.AssetChecksDefinition]:
+    """One check per table, partitioned like the nightly assets (a result per night)."""
+    return [expectations_check(spec, partitions_def) for spec in specs]

@@ -185,6 +185,14 @@ def run(
         str | None, typer.Option(help="Comma-separated plant ids (and/or 'suppliers'); default: all.")
     ] = None,
     reland: Annotated[bool, typer.Option(help="Land every complete drop of the nights again.")] = False,
+    one_event_per_asset: Annotated[bool, typer.Option(
+        "--one-event-per-asset/--events-per-night",
+        help="A range of nights records one 'materialization planned' event per asset (the default: Dagster's "
+             "bookkeeping follows the run, not its nights) instead of one per asset and night (the UI then marks "
+             "a failed run's nights failed).")] = True,
+    history: Annotated[bool, typer.Option(
+        "--history", help="The nights are history: land them and build silver and gold, but do not score them "
+                          "with today's champion, raise alerts or send them.")] = False,
 ) -> None:
     """Run the nightly pipeline in this process for one night or a range of nights."""
     from orchestration.runs import run_nights
@@ -192,17 +200,18 @@ def run(
     start = _parse_date(date, "--date")
     end = _parse_date(to, "--to") if to else start
     scope = [p.strip() for p in plants.split(",") if p.strip()] if plants else None
-    _finish(run_nights(start, end, scope, reland=reland), f"nights {start}..{end}")
+    _finish(run_nights(start, end, scope, reland=reland, planned_per_asset=one_event_per_asset and end > start,
+                       history=history), f"nights {start}..{end}" + (" (history)" if history else ""))
 
 
 def _finish(result, what: str) -> None:
     """Print a run's failed steps and checks; exit non-zero if the run failed."""
-    from orchestration.runs import failures
+    from orchestration.runs import failures, succeeded
 
     problems = failures(result)
     for line in problems:
-        console.print(f"[red]{line}[/red]")
-    if not result.success:
+        console.print(line, style="red", markup=False, soft_wrap=True)
+    if not succeeded(result):
         console.print(f"[red]run {result.run_id} failed[/red]")
         raise typer.Exit(1)
     console.print(f"run {result.run_id} succeeded: {what}" + (f" ({len(problems)} warnings)" if problems else ""))
@@ -215,11 +224,13 @@ def train(
     ] = None,
 ) -> None:
     """Retrain the failure and cost models now (the weekly retrain job) and pass them through the promotion gate."""
-    from orchestration.runs import retrain
+    from orchestration.runs import retrain, skipped
 
     end = _parse_date(end_date, "--end-date") if end_date else None
     with console.status("training set, failure model, cost model, promotion gate"):
         result = retrain(dagster_instance=None, end_date=end)
+    for line in skipped(result):  # e.g. no failure with a known cost: the failure model trained alone
+        console.print(line, style="yellow", markup=False, soft_wrap=True)
     _finish(result, "retrain (see ops.model_promotions and the MLflow UI)")
 
 

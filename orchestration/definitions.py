@@ -18,6 +18,7 @@ from orchestration.assets.bronze import DROPS, landing_asset
 from orchestration.assets.gold import gold_assets
 from orchestration.assets.maintenance import table_maintenance
 from orchestration.assets.models import MODEL_ASSETS, scoring_assets
+from orchestration.assets.monitor import monitor_assets
 from orchestration.assets.silver import silver_assets
 from orchestration.checks import expectation_checks
 from orchestration.resources import resources
@@ -35,11 +36,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         *silver_assets(daily),
         *gold_assets(daily, freshness),
         *scoring_assets(daily, freshness),
+        *monitor_assets(daily, freshness),
     ]
     nightly = jobs.nightly_job(daily)
     return dg.Definitions(
         assets=[DROPS, *nightly_assets, *MODEL_ASSETS, table_maintenance],
-        asset_checks=expectation_checks(nightly_tables(nightly_assets)),
+        asset_checks=expectation_checks(nightly_tables(nightly_assets), daily),
         jobs=[nightly, jobs.retrain_job, jobs.maintenance_job],
         schedules=[
             jobs.nightly_schedule(nightly, orchestration),

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 from rich.console import Console
@@ -19,16 +20,25 @@ from rich.table import Table
 
 from lakehouse import catalog
 from lakehouse.delta import Lake
-from lakehouse.settings import environment, get_settings
+from lakehouse.settings import environment, get_settings, home_file_values, write_home_file
 from lakehouse.sql import connect
-from ml.tables import FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST
+from ml.tables import (
+    ALERT_OUTCOMES,
+    FAILURE_RISK,
+    FEATURE_DRIFT,
+    MAINTENANCE_ALERTS,
+    MODEL_MONITOR,
+    REALIZED_SAVINGS,
+    SAVINGS_FORECAST,
+)
 from orchestration.metadata import key
 from orchestration.runs import failures, retrain, run_nights
 from sources.simulator import SimulationConfig, simulate
 
 log = logging.getLogger(__name__)
 
-SCORING = [key(spec) for spec in (FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST)]
+SCORING = [key(spec) for spec in (FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST, ALERT_OUTCOMES,
+                                   REALIZED_SAVINGS, MODEL_MONITOR, FEATURE_DRIFT)]
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,22 @@ class DemoNetwork:
 def nights(days: int, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     end = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=1)
     return end - dt.timedelta(days=days - 1), end
+
+
+def first_partition(home: Path, start: dt.date, console: Console) -> None:
+    """The demo's first night becomes the first daily partition for this process and every later one (``make
+    ui``), through the home's settings file, so the UI shows the demo's partitions filled, not 94 % missing.
+
+    An earlier first date in the file is kept (a demo run again later keeps its older nights); a
+    ``PLANTLAKE_FIRST_DATE`` in the environment still wins.
+    """
+    earlier = home_file_values({"PLANTLAKE_HOME": str(home)}).get("PLANTLAKE_FIRST_DATE")
+    first = min(start, dt.date.fromisoformat(earlier)) if earlier else start
+    path = write_home_file(home, {"PLANTLAKE_FIRST_DATE": first.isoformat()})
+    console.print(f"  settings     {path}: first partition {first}")
+    if get_settings().orchestration.first_date != first:
+        console.print(f"[yellow]PLANTLAKE_FIRST_DATE is set in the environment: partitions start on "
+                      f"{get_settings().orchestration.first_date}, not on the demo's first night {first}[/yellow]")
 
 
 def simulate_network(network: DemoNetwork, start: dt.date, console: Console) -> None:
@@ -128,9 +154,12 @@ def summary(lake: Lake, console: Console) -> None:
     )
     _show(
         console,
-        "models: the champions' holdout scores (ops.model_promotions)",
+        "models: the gate's last decisions, scores with their 95 % intervals (ops.model_promotions); "
+        "a holdout with few failures gives wide intervals: then the score alone is noise",
         con,
-        """SELECT model_name, challenger_version AS version, metric, round(challenger_score, 3) AS score, promoted
+        """SELECT model_name, challenger_version AS version, metric, round(challenger_score, 3) AS score,
+                  '[' || round(challenger_low, 3) || ', ' || round(challenger_high, 3) || ']' AS interval,
+                  round(baseline_score, 3) AS baseline, holdout_failures AS failures, promoted
            FROM ops.model_promotions ORDER BY decided_at DESC LIMIT 2""",
     )
     _show(
@@ -144,12 +173,34 @@ def summary(lake: Lake, console: Console) -> None:
     )
     _show(
         console,
-        "savings forecast (this month)",
+        "savings this month: expected = the alerts' own estimates (not money saved); realized = estimated from "
+        "what followed the alerts whose horizon has passed (gold.realized_savings, docs/models.md)",
         con,
-        """SELECT plant_id, days_scored AS days, alerts, round(expected_saving_eur) AS saved_so_far_eur,
-                  round(projected_month_saving_eur) AS projected_eur
-           FROM gold.savings_forecast WHERE month = (SELECT max(month) FROM gold.savings_forecast)
-           ORDER BY plant_id""",
+        """SELECT f.plant_id, f.days_scored AS days, f.alerts, round(f.expected_saving_eur) AS expected_so_far_eur,
+                  round(f.projected_month_saving_eur) AS expected_month_eur, r.alerts_resolved AS resolved,
+                  r.actions AS acted_on, r.missed_failures AS missed, round(r.realized_saving_eur) AS realized_eur,
+                  r.method
+           FROM gold.savings_forecast f LEFT JOIN gold.realized_savings r ON r.month = f.month
+                AND r.plant_id = f.plant_id
+           WHERE f.month = (SELECT max(month) FROM gold.savings_forecast) ORDER BY f.plant_id""",
+    )
+    _show(
+        console,
+        "what followed the alerts (gold.alert_outcomes; a miss is a failure no alert covered)",
+        con,
+        """SELECT outcome, count(*) AS rows, sum(CASE WHEN acted THEN 1 ELSE 0 END) AS acted_on,
+                  round(avg(failure_probability), 2) AS mean_p
+           FROM gold.alert_outcomes GROUP BY outcome ORDER BY rows DESC""",
+    )
+    _show(
+        console,
+        "the champion in production (gold.model_monitor, last night): like its holdout, on days whose horizon passed",
+        con,
+        """SELECT model_version AS version, machine_days, round(precision_at_budget, 3) AS precision,
+                  '[' || round(holdout_precision_at_budget_low, 3) || ', '
+                      || round(holdout_precision_at_budget_high, 3) || ']' AS holdout_interval,
+                  round(catch_rate, 3) AS catch_rate, features_drifted AS drifted, verdict
+           FROM gold.model_monitor WHERE date = (SELECT max(date) FROM gold.model_monitor)""",
     )
     _show(
         console,
@@ -183,6 +234,7 @@ def run_demo(console: Console, network: DemoNetwork = DemoNetwork()) -> bool:
         f"{network.suppliers} suppliers, nights {start}..{end}\n"
         f"  landing zone {settings.landing_uri}\n  lake         {settings.lake_uri}"
     )
+    first_partition(settings.home, start, console)
     simulate_network(network, start, console)
     ok = process(start, end, console, network.scored_days)
     summary(Lake(), console)

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
-from sources.contracts import CONTRACTS, PLANT, QUARANTINE, contract
+from sources.contracts import CONTRACTS, NULLED_VALUES, PLANT, QUARANTINE, contract
 from sources.landing import Drop, DropRejected, InvalidDrop, Outcome, list_complete, pending, plants_sending, record_all
 from sources.reader import DropResult, KnownIds, read_drop
 from sources.silver import DIMENSION_TABLES
@@ -38,7 +38,24 @@ log = logging.getLogger(__name__)
 class Landed:
     drop: Drop
     bronze_rows: int
-    quarantined_rows: int
+    quarantined_rows: int  # distinct rows (a row breaking several rules counts once)
+    rules: dict[str, int] = field(default_factory=dict)  # rule -> quarantined rows that broke it
+
+    @property
+    def quarantined_share(self) -> float:
+        """Share of the drop's delivered rows that were quarantined (0 for a drop without rows)."""
+        rows = self.drop.manifest.rows
+        return self.quarantined_rows / rows if rows else 0.0
+
+    def too_bad(self, max_share: float) -> bool:
+        """Quarantined more than ``max_share`` of its rows, or every one of them (it landed nothing)."""
+        return self.quarantined_rows > 0 and (self.quarantined_share > max_share or self.bronze_rows == 0)
+
+    def summary(self) -> str:
+        """One line: how much was quarantined and the rule that took most rows."""
+        rule, rows = max(self.rules.items(), key=lambda kv: (kv[1], kv[0])) if self.rules else ("-", 0)
+        return (f"{self.drop.drop_id}: {self.quarantined_rows:,} of {self.drop.manifest.rows:,} rows quarantined, "
+                f"most by rule {rule} ({rows:,} rows)")
 
 
 @dataclass
@@ -190,7 +207,7 @@ def land(
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="landing-write") as writer:
         buffers = {
             spec.name: _Buffer(lake, spec, report, run_id, writer, buffer_rows)
-            for spec in [*(c.bronze for c in CONTRACTS.values()), QUARANTINE]
+            for spec in [*(c.bronze for c in CONTRACTS.values()), QUARANTINE, NULLED_VALUES]
         }
         for drop, result in read_in_order(drops, known, read, threads=threads):
             if isinstance(result, DropRejected):
@@ -199,13 +216,23 @@ def land(
                 continue
             plant = drop.ref.source
             for feed, feed_result in result.feeds.items():
-                scope_plant = plant if CONTRACTS[feed].scope == PLANT else None
-                buffers[contract(feed).bronze_name].add(feed_result.bronze, drop.ref.date, scope_plant)
-            quarantine = [r.quarantine for r in result.feeds.values()]
-            buffers[QUARANTINE.name].add(
-                pa.concat_tables(quarantine) if quarantine else QUARANTINE.schema.empty_table(), drop.ref.date, plant
-            )
-            report.landed.append(Landed(drop, result.bronze_rows, result.quarantined_rows))
+                buffer = buffers[contract(feed).bronze_name]
+                if CONTRACTS[feed].scope != PLANT:
+                    buffer.add(feed_result.bronze, drop.ref.date, None)
+                elif drop.ref.scope == PLANT:
+                    buffer.add(feed_result.bronze, drop.ref.date, plant)
+                else:  # ship-to plants a supplier mapping declares: the slices of those plants only
+                    for ship_to in sorted(set(feed_result.bronze.column("plant_id").to_pylist())):
+                        rows = feed_result.bronze.filter(pc.equal(feed_result.bronze.column("plant_id"), ship_to))
+                        buffer.add(rows, drop.ref.date, ship_to)
+            for spec, tables in ((QUARANTINE, [r.quarantine for r in result.feeds.values()]),
+                                 (NULLED_VALUES, [r.nulled for r in result.feeds.values() if r.nulled is not None])):
+                buffers[spec.name].add(pa.concat_tables(tables) if tables else spec.schema.empty_table(),
+                                       drop.ref.date, plant)
+            rules = Counter()
+            for r in result.feeds.values():
+                rules.update(r.rules())
+            report.landed.append(Landed(drop, result.bronze_rows, result.quarantined_rows, dict(rules)))
         for buffer in buffers.values():
             buffer.flush()
         for buffer in buffers.values():
@@ -216,13 +243,23 @@ def land(
     return report
 
 
-def _rows_per_file(lake: Lake, spec: TableSpec, dates: list[dt.date]) -> Counter:
-    """Rows per ``_source_file`` in the given dates, scanned batch by batch (bounded memory)."""
+def _rows_per_file(lake: Lake, spec: TableSpec, dates: list[dt.date], distinct: bool = False) -> Counter:
+    """Rows per ``_source_file`` in the given dates, scanned batch by batch (bounded memory).
+
+    ``distinct`` counts each ``_source_row`` of a file once (the quarantine has a row per rule broken)."""
     counts: Counter = Counter()
     dataset = lake.dataset(spec, filters=[("date", "in", dates)], missing_ok=True)
     if dataset is None:
         return counts
-    scanner = dataset.scanner(columns=["_source_file"], filter=pq.filters_to_expression([("date", "in", dates)]))
+    columns = ["_source_file", "_source_row"] if distinct else ["_source_file"]
+    scanner = dataset.scanner(columns=columns, filter=pq.filters_to_expression([("date", "in", dates)]))
+    if distinct:
+        seen = pa.concat_tables([pa.Table.from_batches([b]) for b in scanner.to_batches() if b.num_rows]
+                                or [pa.table({c: pa.array([], pa.string() if c == "_source_file" else pa.int64())
+                                              for c in columns})])
+        unique = seen.group_by(columns).aggregate([])
+        values = pc.value_counts(unique.column("_source_file"))
+        return Counter({item["values"]: item["counts"] for item in values.to_pylist()})
     for batch in scanner.to_batches():
         if batch.num_rows:
             values = pc.value_counts(batch.column(0))
@@ -239,7 +276,7 @@ def reconcile(lake: Lake, landed: list[Drop]) -> list[dict]:
     bronze: Counter = Counter()
     for c in CONTRACTS.values():
         bronze.update(_rows_per_file(lake, c.bronze, dates))
-    quarantined = _rows_per_file(lake, QUARANTINE, dates)
+    quarantined = _rows_per_file(lake, QUARANTINE, dates, distinct=True)
     rows = []
     for drop in landed:
         files = [f"{drop.drop_id}/{f.path}" for f in drop.manifest.files]

@@ -93,6 +93,7 @@ class NightScope(dg.ConfigurableResource):
 
     plants: list[str] = []
     reland: bool = False  # land every complete drop of the run's nights again, not only pending ones
+    history: bool = False  # the nights are history: built through gold, not scored or alerted on
 
     @property
     def sources(self) -> set[str] | None:

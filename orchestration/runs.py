@@ -13,23 +13,37 @@ from pathlib import Path
 import dagster as dg
 
 from lakehouse.settings import Settings, environment, get_settings
+from orchestration.eventlog import BATCH_ENVIRONMENT
 
 log = logging.getLogger(__name__)
 
-DAGSTER_YAML = """\
+#: What plantlake wrote before its event log stored batches (rewritten as DAGSTER_YAML when found).
+_FIRST_DAGSTER_YAML = """\
 # Written by plantlake: a local instance with telemetry off.
 telemetry:
   enabled: false
 """
+DAGSTER_YAML = """\
+# Written by plantlake: a local instance with telemetry off, whose event log writes a run's
+# per-night materializations in one transaction (orchestration/eventlog.py).
+telemetry:
+  enabled: false
+event_log_storage:
+  module: orchestration.eventlog
+  class: BatchedSqliteEventLogStorage
+  config:
+    base_dir: {events}
+"""
 
 
 def dagster_home() -> Path:
-    """The Dagster instance folder, created with telemetry off if it does not exist."""
+    """The Dagster instance folder, created with telemetry off and the batching event log if it does not exist
+    (or holds what plantlake wrote before)."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(get_settings().home / "dagster")))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    if not config.exists() or config.read_text() == _FIRST_DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML.format(events=home.resolve() / "history" / "runs"))
     return home
 
 
@@ -44,9 +58,14 @@ def instance() -> dg.DagsterInstance:
 ONE_PLANNED_EVENT_PER_ASSET = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
 
 
-def run_config(plants: Sequence[str] | None = None, reland: bool = False, log_level: str = "INFO") -> dict:
+#: The nights of a range run, shown in the Dagster UI's run list (a run of one night shows its partition).
+NIGHTS_TAG = "plantlake/nights"
+
+
+def run_config(plants: Sequence[str] | None = None, reland: bool = False, log_level: str = "INFO",
+               history: bool = False) -> dict:
     return {
-        "resources": {"scope": {"config": {"plants": list(plants or []), "reland": reland}}},
+        "resources": {"scope": {"config": {"plants": list(plants or []), "reland": reland, "history": history}}},
         "loggers": {"console": {"config": {"log_level": log_level}}},
     }
 
@@ -62,12 +81,15 @@ def run_nights(
     dagster_instance: dg.DagsterInstance | None = None,
     assets: Sequence[dg.AssetKey] | None = None,
     planned_per_asset: bool = False,
+    history: bool = False,
     settings: Settings | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run ``job_name`` (or only its ``assets``) for the nights ``start``..``end`` as one run.
 
     A backfill is one run, not one per night. ``planned_per_asset`` takes Dagster's opt-in
     (``ONE_PLANNED_EVENT_PER_ASSET``) for this run only: callers that report failures themselves.
+    ``history`` marks nights loaded as history: they are landed and built through gold, but not
+    scored with today's champion, and no alert is raised or sent for them (docs/pipeline.md).
     """
     from orchestration.definitions import build_definitions  # loaded only when a run is asked for
 
@@ -79,7 +101,7 @@ def run_nights(
         tags["plantlake/plants"] = ",".join(plants)
     job = build_definitions(settings or get_settings()).resolve_job_def(job_name)
     kwargs: dict = {
-        "run_config": run_config(plants, reland, log_level),
+        "run_config": run_config(plants, reland, log_level, history),
         "instance": dagster_instance or instance(),
         "raise_on_error": False,
         "asset_selection": list(assets) if assets else None,
@@ -89,13 +111,29 @@ def run_nights(
     else:
         tags["dagster/asset_partition_range_start"] = start.isoformat()
         tags["dagster/asset_partition_range_end"] = end.isoformat()
+        tags[NIGHTS_TAG] = f"{start}..{end}"  # the run list hides Dagster's range tags, shows this one
     log.info("running %s for %s..%s (plants: %s)", job_name, start, end, ", ".join(plants or []) or "all")
-    with environment(ONE_PLANNED_EVENT_PER_ASSET if planned_per_asset else {}):
+    with environment({**BATCH_ENVIRONMENT, **(ONE_PLANNED_EVENT_PER_ASSET if planned_per_asset else {})}):
         return job.execute_in_process(tags=tags, **kwargs)
 
 
+#: Checks that fail the run although they do not block what is downstream: a drop that landed (almost) nothing.
+RUN_FAILING_CHECKS = {"quarantine_share"}
+
+
+def succeeded(result: dg.ExecuteInProcessResult) -> bool:
+    """The run succeeded and no check of :data:`RUN_FAILING_CHECKS` failed (a night that lands nothing fails)."""
+    failed_checks = {
+        event.event_specific_data.check_name
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed
+    }
+    return result.success and not failed_checks & RUN_FAILING_CHECKS
+
+
 def failures(result: dg.ExecuteInProcessResult) -> list[str]:
-    """Readable lines for the failed steps and failed checks of a run."""
+    """Readable lines for the failed steps and failed checks of a run, each once (a check of a range of nights
+    records its result for every night)."""
     lines = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
@@ -108,6 +146,20 @@ def failures(result: dg.ExecuteInProcessResult) -> list[str]:
                     f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} did not pass "
                     f"({evaluation.description or ''})"
                 )
+    return list(dict.fromkeys(lines))
+
+
+def skipped(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Why assets of a run were not materialized, as they recorded it (an observation with a ``skipped`` entry)."""
+    from orchestration.assets.models import SKIPPED
+
+    lines = []
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_OBSERVATION":
+            observation = event.event_specific_data.asset_observation
+            if SKIPPED in observation.metadata:
+                lines.append(f"{observation.asset_key.to_user_string()} skipped: "
+                             f"{observation.metadata[SKIPPED].value}")
     return lines
 
 

@@ -63,7 +63,7 @@ def read_input(
     if spec.partition_by[0] == "month":  # a monthly input: the months the nights fall in
         first = month_start(first)
     start = first - dt.timedelta(days=declared.days_before)
-    end = first - dt.timedelta(days=1) if declared.history_only else last
+    end = first - dt.timedelta(days=1) if declared.history_only else last + dt.timedelta(days=declared.days_after)
     return read(spark, lake, spec, start, end, plants, columns, column=spec.partition_by[0])
 
 

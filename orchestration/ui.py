@@ -67,9 +67,11 @@ def group_alive(pgid: int) -> bool:
 
 
 def ui_env() -> dict[str, str]:
-    """The environment of the UI processes: telemetry off, the same settings as the CLI."""
+    """The environment of the UI processes: telemetry off, the same settings as the CLI (the same home, so the
+    same settings file, whatever folder Dagster's processes start in)."""
     env = dict(os.environ)
     env["DAGSTER_HOME"] = str(dagster_home())
+    env.setdefault("PLANTLAKE_HOME", str(get_settings().home))
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     env.setdefault("DO_NOT_TRACK", "true")
     return env
@@ -106,10 +108,15 @@ def serve(host: str, port: int, mlflow_port: int, console: Console) -> None:
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = ui_env()
-    procs = {name: start(cmd, env, logs / f"{name}-ui.log") for name, cmd in commands(host, port, mlflow_port).items()}
+    cmds = commands(host, port, mlflow_port)
+    if "mlflow" in cmds:  # the runs this UI's daemon starts link their models to this MLflow UI
+        env.setdefault("PLANTLAKE_MLFLOW_UI_URL", f"http://{host}:{mlflow_port}")
+    procs = {name: start(cmd, env, logs / f"{name}-ui.log") for name, cmd in cmds.items()}
     console.print(f"Dagster UI: http://{host}:{port}  (logs: {logs / 'dagster-ui.log'})")
     if "mlflow" in procs:
-        console.print(f"MLflow UI:  http://{host}:{mlflow_port}  (logs: {logs / 'mlflow-ui.log'})")
+        # the machine-learning screens: MLflow's UI opens on GenAI's unless the address asks (docs/models.md)
+        console.print(f"MLflow UI:  http://{host}:{mlflow_port}/#/experiments?workflowType=machine_learning  "
+                      f"(logs: {logs / 'mlflow-ui.log'})")
     else:
         console.print(f"MLflow UI:  your tracking server, {settings.mlflow_tracking_uri}")
     console.print("Press Ctrl-C to stop.")

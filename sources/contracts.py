@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 
 from lakehouse import catalog
-from lakehouse.catalog import BOOL, DATE, FLOAT64, INT64, STRING, TIMESTAMP, Column, TableSpec, col
+from lakehouse.catalog import BOOL, DATE, FLOAT64, INT64, NAMED_VALUES, STRING, TIMESTAMP, Column, TableSpec, col
 
 PLANT = "plant"
 SUPPLIER = "supplier"
@@ -43,10 +43,15 @@ class Field:
     min: float | None = None
     max: float | None = None
     allowed: tuple[str, ...] | None = None
+    #: A master attribute an export may not know: rows a mapping derives from facts or declares
+    #: (``derive:``, ``master:``) leave it null, and the KPIs that need it say unknown (null).
+    may_be_unknown: bool = False
 
     def column(self) -> Column:
         """The column as bronze and silver declare it, with the contract's range and allowed values."""
-        return col(self.name, self.type, self.description, nullable=not self.required, unit=self.unit,
+        nullable = not self.required or self.may_be_unknown
+        description = self.description + (" (null: unknown, the source does not say)" if self.may_be_unknown else "")
+        return col(self.name, self.type, description, nullable=nullable, unit=self.unit,
                    min=self.min, max=self.max, allowed=self.allowed)
 
 
@@ -71,6 +76,9 @@ class Contract:
     rules: tuple[Rule, ...] = ()
     master: bool = False  # a full snapshot each night rather than the day's events
     references: tuple[tuple[str, str], ...] = ()  # (column, master feed whose key it must name)
+    #: A sensor feed: besides its fields, each row carries the values of the sensors the mapping declares
+    #: (``sensors:``) in one ``readings`` column, as many as the machine has (:data:`READINGS`).
+    readings: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -80,11 +88,20 @@ class Contract:
     def required(self) -> list[str]:
         return [f.name for f in self.fields if f.required]
 
+    @property
+    def may_be_unknown(self) -> list[str]:
+        """Columns a derived or declared master row may leave null (unknown)."""
+        return [f.name for f in self.fields if f.may_be_unknown]
+
     def field(self, name: str) -> Field:
         for f in self.fields:
             if f.name == name:
                 return f
         raise KeyError(f"feed {self.feed} has no column {name!r}")
+
+    def columns(self) -> list[Column]:
+        """The feed's columns as bronze and silver declare them: its fields, then ``readings`` for a sensor feed."""
+        return [f.column() for f in self.fields] + ([READINGS] if self.readings else [])
 
     @property
     def bronze_name(self) -> str:
@@ -93,7 +110,7 @@ class Contract:
     @functools.cached_property
     def bronze(self) -> TableSpec:
         """The bronze table: the feed as delivered, typed, with its drop and lineage columns."""
-        columns = [f.column() for f in self.fields]
+        columns = self.columns()
         key = list(self.natural_key)
         if self.scope == PLANT and "plant_id" not in self.names:
             columns.insert(0, col("plant_id", STRING, "Plant whose drop delivered the row", nullable=False))
@@ -120,9 +137,11 @@ LINEAGE = (
 
 # Value domains shared by the simulator, the mappings and the rules.
 REGIONS = ("Europe", "North America", "South America", "China", "Asia Pacific", "Africa")
-MACHINE_TYPES = ("press", "body_robot", "paint_robot", "cnc", "conveyor", "welder", "assembly_robot")
-COMPONENTS = ("spindle", "bearing", "motor", "hydraulics", "gearbox", "nozzle", "belt", "controller",
-              "comp1", "comp2", "comp3", "comp4")  # comp1..comp4: the Azure PdM plant's components
+#: A sensor feed's values: sensor id (a key of the sensor registry, ``silver.dim_sensor``) -> value in the
+#: registry's unit. A map rather than a column per sensor, so any machine brings any sensors (the reasons
+#: and measurements: docs/architecture.md, "Telemetry: one row per reading instant, sensors in a map").
+READINGS = col("readings", NAMED_VALUES, "Sensor values of the reading: sensor id (silver.dim_sensor) -> value in "
+               "the registry's unit; only the sensors that reported", nullable=False)
 CRITICALITY = ("A", "B", "C")
 DOWNTIME_CATEGORIES = ("breakdown", "alarm", "setup", "material_shortage", "quality", "planned")
 MAINTENANCE_TYPES = ("preventive", "corrective", "unspecified")
@@ -154,12 +173,13 @@ _register(Contract(
     fields=(
         Field("plant_id", STRING, "Plant identifier, e.g. DE01"),
         Field("name", STRING, "Plant name"),
-        Field("country", STRING, "ISO 3166 alpha-2 country code"),
-        Field("region", STRING, "Region of the production network", allowed=REGIONS),
-        Field("timezone", STRING, "IANA time zone of the plant; production dates are local to it"),
-        Field("joined_on", DATE, "Date the plant joined the network"),
+        Field("country", STRING, "ISO 3166 alpha-2 country code", may_be_unknown=True),
+        Field("region", STRING, "Region of the production network", allowed=REGIONS, may_be_unknown=True),
+        Field("timezone", STRING, "IANA time zone of the plant; production dates are local to it",
+              may_be_unknown=True),
+        Field("joined_on", DATE, "Date the plant joined the network", may_be_unknown=True),
         Field("baseline_units_per_hour", FLOAT64, "Good units per planned production hour when the plant joined",
-              unit="units/h", min=0, max=1e6),
+              unit="units/h", min=0, max=1e6, may_be_unknown=True),
     ),
     natural_key=("plant_id",),
 ))
@@ -188,7 +208,8 @@ _register(Contract(
     fields=(
         Field("machine_id", STRING, "Machine identifier, unique in the network"),
         Field("line_id", STRING, "Line the machine belongs to"),
-        Field("machine_type", STRING, "Kind of machine", allowed=MACHINE_TYPES + ("generic",)),
+        Field("machine_type", STRING, "Kind of machine (its sensors and components: silver.dim_sensor, "
+              "silver.dim_component)"),
         Field("model", STRING, "Manufacturer model"),
         Field("install_date", DATE, "Date the machine was installed"),
         Field("criticality", STRING, "A: stops the line, B: slows it, C: has a bypass", allowed=CRITICALITY),
@@ -199,27 +220,60 @@ _register(Contract(
     references=(("line_id", "lines"),),
 ))
 
+# -- the registries: what a machine type's sensors measure and which components it has -------
+# Declared by a plant's mapping (``sensors:`` of its telemetry feed, ``components:``), landed with
+# each drop like the mapping's ``master:`` rows (a drop that brings them as files wins).
+_register(Contract(
+    feed="sensors",
+    scope=PLANT,
+    master=True,
+    description="The sensor registry: per sensor and machine type, what it measures, the unit its values are "
+    "stored in and the range a reading must lie in (outside it the reading's row is quarantined).",
+    fields=(
+        Field("sensor_id", STRING, "Sensor identifier: the key of its values in telemetry readings"),
+        Field("machine_type", STRING, "Machine type reporting it ('*': any machine type of the mapping's plants)"),
+        Field("unit", STRING, "Unit of the stored values (a mapping converts the export's unit to it)",
+              required=False),
+        Field("description", STRING, "What the sensor measures", required=False),
+        Field("expected_min", FLOAT64, "Lowest valid reading, in the sensor's unit (null: no lower bound)",
+              required=False),
+        Field("expected_max", FLOAT64, "Highest valid reading, in the sensor's unit (null: no upper bound)",
+              required=False),
+    ),
+    natural_key=("sensor_id", "machine_type"),
+    rules=(_le("range_in_order", "expected_min <= expected_max", "expected_min", "expected_max"),),
+))
+
+_register(Contract(
+    feed="components",
+    scope=PLANT,
+    master=True,
+    description="The component registry: the components each machine type has (what maintenance and failures "
+    "name, and the models' per-component features).",
+    fields=(
+        Field("machine_type", STRING, "Machine type"),
+        Field("component", STRING, "Component of that machine type"),
+        Field("description", STRING, "What it is", required=False),
+    ),
+    natural_key=("machine_type", "component"),
+))
+
 # -- plant events ---------------------------------------------------------------------------
 _register(Contract(
     feed="telemetry",
     scope=PLANT,
-    description="Machine sensor readings (per minute from the simulator, other granularities from real plants).",
+    description="Machine sensor readings (per minute from the simulator, other granularities from real plants): "
+    "one row per machine and reading instant, the values of whatever sensors the machine has in readings.",
     fields=(
         Field("machine_id", STRING, "Machine"),
         Field("ts", TIMESTAMP, "Start of the reading interval (UTC)"),
         Field("interval_s", INT64, "Seconds the reading covers (60 = per minute, 3600 = hourly)", unit="s",
               min=1, max=86400),
-        Field("temperature_c", FLOAT64, "Housing or motor temperature", unit="degC", required=False, min=-50, max=500),
-        Field("vibration_mm_s", FLOAT64, "Vibration velocity (RMS)", unit="mm/s", required=False, min=0, max=500),
-        Field("current_a", FLOAT64, "Motor current (load)", unit="A", required=False, min=0, max=5000),
-        Field("pressure_bar", FLOAT64, "Hydraulic or pneumatic pressure", unit="bar", required=False, min=0, max=2000),
-        Field("cycle_time_s", FLOAT64, "Mean cycle time in the interval", unit="s", required=False, min=0, max=86400),
-        Field("voltage_v", FLOAT64, "Supply voltage", unit="V", required=False, min=0, max=2000),
-        Field("rotation_rpm", FLOAT64, "Spindle or motor speed", unit="rpm", required=False, min=0, max=100000),
     ),
     natural_key=("machine_id", "ts"),
     event_time="ts",
     references=(("machine_id", "machines"),),
+    readings=True,
 ))
 
 _register(Contract(
@@ -310,8 +364,8 @@ _register(Contract(
     fields=(
         Field("supplier_id", STRING, "Supplier identifier"),
         Field("name", STRING, "Supplier name"),
-        Field("country", STRING, "ISO 3166 alpha-2 country of the head office"),
-        Field("tier", INT64, "Tier in the supply chain", min=1, max=3),
+        Field("country", STRING, "ISO 3166 alpha-2 country of the head office", may_be_unknown=True),
+        Field("tier", INT64, "Tier in the supply chain", min=1, max=3, may_be_unknown=True),
     ),
     natural_key=("supplier_id",),
 ))
@@ -324,11 +378,11 @@ _register(Contract(
     fields=(
         Field("location_id", STRING, "Location identifier"),
         Field("supplier_id", STRING, "Supplier operating the location"),
-        Field("city", STRING, "City"),
-        Field("country", STRING, "ISO 3166 alpha-2 country code"),
-        Field("region", STRING, "Region", allowed=REGIONS),
-        Field("latitude", FLOAT64, "Latitude", unit="deg", min=-90, max=90),
-        Field("longitude", FLOAT64, "Longitude", unit="deg", min=-180, max=180),
+        Field("city", STRING, "City", may_be_unknown=True),
+        Field("country", STRING, "ISO 3166 alpha-2 country code", may_be_unknown=True),
+        Field("region", STRING, "Region", allowed=REGIONS, may_be_unknown=True),
+        Field("latitude", FLOAT64, "Latitude", unit="deg", min=-90, max=90, may_be_unknown=True),
+        Field("longitude", FLOAT64, "Longitude", unit="deg", min=-180, max=180, may_be_unknown=True),
     ),
     natural_key=("location_id",),
     references=(("supplier_id", "suppliers"),),
@@ -341,9 +395,9 @@ _register(Contract(
     description="Purchased parts.",
     fields=(
         Field("part_id", STRING, "Part number"),
-        Field("description", STRING, "Part description"),
-        Field("commodity", STRING, "Commodity group (electronics, steel, plastics, ...)"),
-        Field("unit_cost_eur", FLOAT64, "Purchase price per unit", unit="EUR", min=0, max=1e7),
+        Field("description", STRING, "Part description", may_be_unknown=True),
+        Field("commodity", STRING, "Commodity group (electronics, steel, plastics, ...)", may_be_unknown=True),
+        Field("unit_cost_eur", FLOAT64, "Purchase price per unit", unit="EUR", min=0, max=1e7, may_be_unknown=True),
     ),
     natural_key=("part_id",),
 ))
@@ -361,14 +415,19 @@ _register(Contract(
         Field("status", STRING, "in_transit or delivered", allowed=SHIPMENT_STATUS),
         Field("updated_at", TIMESTAMP, "When this status was recorded (UTC)"),
         Field("ordered_qty", INT64, "Quantity ordered", min=0, max=BIG),
-        Field("delivered_qty", INT64, "Quantity delivered (null while in transit)", required=False, min=0, max=BIG),
-        Field("shipped_at", TIMESTAMP, "When it left the location (UTC)"),
+        Field("delivered_qty", INT64, "Quantity delivered (null while in transit, or when the export does not say: "
+              "in-full is then unknown)", required=False, min=0, max=BIG),
+        Field("shipped_at", TIMESTAMP, "When it left the location (UTC); null where the export does not say "
+              "(lead times are then unknown)", required=False),
         Field("promised_at", TIMESTAMP, "Promised delivery time (UTC)"),
         Field("eta", TIMESTAMP, "Expected arrival (UTC) while in transit", required=False),
         Field("delivered_at", TIMESTAMP, "Actual delivery time (UTC), null while in transit", required=False),
-        Field("transport_mode", STRING, "road, rail, sea or air", allowed=TRANSPORT_MODES),
-        Field("freight_cost_eur", FLOAT64, "Freight cost", unit="EUR", min=0, max=BIG),
-        Field("premium_freight", BOOL, "Expedited at extra cost to make up for lateness"),
+        Field("transport_mode", STRING, "road, rail, sea or air (null: not recorded)", allowed=TRANSPORT_MODES,
+              required=False),
+        Field("freight_cost_eur", FLOAT64, "Freight cost (null: not known, e.g. included in the goods' price)",
+              unit="EUR", min=0, max=BIG, required=False),
+        Field("premium_freight", BOOL, "Expedited at extra cost to make up for lateness (null: not recorded)",
+              required=False),
     ),
     natural_key=("shipment_id", "status"),
     event_time="updated_at",
@@ -377,9 +436,8 @@ _register(Contract(
     rules=(
         _le("promised_after_shipped", "promised_at >= shipped_at", "shipped_at", "promised_at"),
         _le("delivered_after_shipped", "delivered_at >= shipped_at", "shipped_at", "delivered_at"),
-        Rule("delivered_has_time", "a delivered shipment has delivered_at and delivered_qty",
-             lambda: (pl.col("status") != "delivered")
-             | (pl.col("delivered_at").is_not_null() & pl.col("delivered_qty").is_not_null())),
+        Rule("delivered_has_time", "a delivered shipment has delivered_at",
+             lambda: (pl.col("status") != "delivered") | pl.col("delivered_at").is_not_null()),
     ),
 ))
 
@@ -416,29 +474,57 @@ def contract(feed: str) -> Contract:
         raise KeyError(f"unknown feed {feed!r}; feeds are {', '.join(CONTRACTS)}") from None
 
 
+def _row_of_a_drop(what: str) -> tuple[Column, ...]:
+    """The columns naming a row of a drop (its drop, feed, file and row) in the tables about rows."""
+    return (
+        col("date", DATE, "Date of the drop", nullable=False),
+        col("plant_id", STRING, "Plant of the drop, or 'suppliers' for the supplier drop", nullable=False),
+        col("feed", STRING, what, nullable=False),
+        col("drop_id", STRING, "Drop folder, e.g. plant=DE01/date=2026-01-05", nullable=False),
+        col("_source_file", STRING, "Landing-zone file the row came from", nullable=False),
+        col("_source_row", INT64, "Data row number in that file (1 = first row after the header)", nullable=False),
+    )
+
+
+def _stamped(what: str) -> tuple[Column, ...]:
+    return (col("_ingested_at", TIMESTAMP, f"When the row was {what}", nullable=False),
+            col("_run_id", STRING, f"Run that {what} it", nullable=False))
+
+
 QUARANTINE = TableSpec(
     name="bronze.quarantine",
     description="Rows that broke their feed's contract: the raw line, the rule it broke and why, by drop.",
     columns=(
-        col("date", DATE, "Date of the drop", nullable=False),
-        col("plant_id", STRING, "Plant of the drop, or 'suppliers' for the supplier drop", nullable=False),
-        col("feed", STRING, "Feed the row was meant for", nullable=False),
-        col("drop_id", STRING, "Drop folder, e.g. plant=DE01/date=2026-01-05", nullable=False),
-        col("_source_file", STRING, "Landing-zone file the row came from", nullable=False),
-        col("_source_row", INT64, "Data row number in that file (1 = first row after the header)", nullable=False),
-        col("rule", STRING, "Rule broken: type, nan, required, range, allowed, rule:<name>, in_date, reference, "
-            "duplicate, unknown_column, missing_column, malformed", nullable=False),
-        col("reason", STRING, "What was wrong, naming the column and value", nullable=False),
+        *_row_of_a_drop("Feed the row was meant for"),
+        col("rule", STRING, "Rule broken: type, unit, nan, required, range, allowed, rule:<name>, in_date, "
+            "reference, duplicate, unknown_column, missing_column, malformed (a row breaking several rules has a "
+            "row per rule)", nullable=False),
+        col("reason", STRING, "What was wrong, naming the column and value (several columns breaking one rule: "
+            "'; '-separated)", nullable=False),
         col("raw_line", STRING, "The row as delivered (CSV/JSON line, or the Parquet row as JSON)"),
-        col("_ingested_at", TIMESTAMP, "When the row was quarantined", nullable=False),
-        col("_run_id", STRING, "Run that quarantined it", nullable=False),
+        *_stamped("quarantined"),
     ),
     partition_by=("date",),
     natural_key=("date", "plant_id", "feed", "_source_file", "_source_row", "rule"),
 )
 
+NULLED_VALUES = TableSpec(
+    name="bronze.nulled_values",
+    description="Values a mapping turned into null on purpose (``unparsable: null``: free text in a number or "
+    "date column), with the value as delivered and why: the row landed, the value is unknown.",
+    columns=(
+        *_row_of_a_drop("Feed of the row"),
+        col("column", STRING, "Contract column left null", nullable=False),
+        col("value", STRING, "The value as delivered", nullable=False),
+        col("reason", STRING, "Why it is null, naming the source header and the type it is not", nullable=False),
+        *_stamped("landed"),
+    ),
+    partition_by=("date",),
+    natural_key=("date", "plant_id", "feed", "_source_file", "_source_row", "column"),
+)
+
 #: Bronze tables published to the catalog (entry point ``plantlake.tables``).
-BRONZE_TABLES = [c.bronze for c in CONTRACTS.values()] + [QUARANTINE]
+BRONZE_TABLES = [c.bronze for c in CONTRACTS.values()] + [QUARANTINE, NULLED_VALUES]
 
 
 def _number(value: float) -> str:
@@ -461,7 +547,8 @@ def markdown() -> str:
     ]
     for c in CONTRACTS.values():
         drop = ("plant" if c.scope == PLANT else "supplier") + (" (master)" if c.master else "")
-        ranges = "; ".join(_bounds(f) for f in c.fields if f.min is not None or f.max is not None)
+        ranges = "; ".join([_bounds(f) for f in c.fields if f.min is not None or f.max is not None]
+                           + (["`readings`: each sensor's expected range (`silver.dim_sensor`)"] if c.readings else []))
         allowed = "; ".join(f"`{f.name}`: {', '.join(f.allowed)}" for f in c.fields if f.allowed)
         if c.feed == "plants":
             allowed = "; ".join(filter(None, [allowed, "`timezone`: an IANA time zone"]))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,11 +28,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sources.mapping import Dialect
+from sources.mapping import WHITESPACE, Dialect
 
 GZ = ".gz"
 BOM = b"\xef\xbb\xbf"
 QUOTE = ord('"')
+#: A whitespace-delimited file's runs of spaces and tabs become this byte before parsing (no text holds it).
+SEPARATOR = "\x1f"
+_RUNS = re.compile(rb"[ \t]+")
+_EDGES = re.compile(rb"(?:^|(?<=[\r\n]))\x1f|\x1f(?=[\r\n]|$)")
 _EXTENSIONS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
                ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 
@@ -197,8 +202,63 @@ def _csv_fast(buf: bytes, header: list[str], dialect: Dialect) -> Decoded | None
                    _line_reader(buf, skip=1))
 
 
+def _whitespace(buf: bytes) -> bytes:
+    """Runs of spaces and tabs as one :data:`SEPARATOR`, those at a line's start or end removed (a line of
+    spaces is blank). Fields of a whitespace-delimited file cannot hold spaces, so there is no quoting."""
+    return _EDGES.sub(b"", _RUNS.sub(SEPARATOR.encode(), buf))
+
+
+def _positions(buf: bytes, delimiter: str) -> bytes:
+    """A header line naming a headerless file's columns by position (1 = the first), as many as most lines
+    have fields (a line with another count is ``malformed``)."""
+    starts, ends = split_lines(buf)
+    if not starts.size:
+        raise FileProblem("no data line (the file is blank)")
+    counts = field_counts(buf, starts, ends, delimiter)
+    width = int(np.bincount(counts).argmax())
+    return delimiter.join(str(i) for i in range(1, width + 1)).encode() + b"\n"
+
+
+def data_lines(buf: bytes, dialect: Dialect) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
+    """Offsets of a CSV file's data lines as delivered, and its header line's (None: a headerless file).
+
+    Blank lines are not rows, nor, in a whitespace-delimited file, lines of spaces: the rows the
+    decoder finds, in the same order (the importer copies exactly these lines)."""
+    starts, ends = split_lines(buf)
+    if dialect.delimiter == WHITESPACE and starts.size:
+        spaces = np.array([not buf[a:b].strip(b" \t") for a, b in zip(starts.tolist(), ends.tolist(), strict=True)])
+        starts, ends = starts[~spaces], ends[~spaces]
+    if dialect.header and starts.size:
+        return starts[1:], ends[1:], (int(starts[0]), int(ends[0]))
+    return starts, ends, None
+
+
 def _csv(data: bytes, dialect: Dialect) -> Decoded:
     buf = transcode(data, dialect.encoding)
+    if dialect.delimiter == WHITESPACE or not dialect.header:
+        return _reshaped(buf, dialect)
+    return _delimited(buf, dialect)
+
+
+def _reshaped(delivered: bytes, dialect: Dialect) -> Decoded:
+    """A whitespace-delimited or headerless file: read as a plain one (a single separator, a header of
+    positions), its rows' lines kept as delivered for quarantine reasons."""
+    buf, plain = delivered, dialect
+    if dialect.delimiter == WHITESPACE:
+        buf = _whitespace(buf)
+        plain = plain.model_copy(update={"delimiter": SEPARATOR})
+    if not dialect.header:
+        buf = _positions(buf, plain.delimiter) + buf
+    decoded = _delimited(buf, plain.model_copy(update={"header": True}))
+    starts, ends, _ = data_lines(delivered, dialect)
+    decoded.raw = _line_reader(delivered, starts, ends)
+    if not dialect.header:
+        decoded.malformed = {row: why.replace("the header has", "most lines have")
+                             for row, why in decoded.malformed.items()}
+    return decoded
+
+
+def _delimited(buf: bytes, dialect: Dialect) -> Decoded:
     header_text, header = _header(buf, dialect.delimiter)
     fast = _csv_fast(buf, header, dialect)
     if fast is not None:

@@ -10,11 +10,14 @@ its own format; its mapping says which file holds which feed. The import:
 3. copies each row's line verbatim (bytes, encoding and line endings as delivered, with
    the file's header line) into that day's file of the same name, gzipped if the source
    was, Parquet rows into a Parquet file of the same schema;
+3a. for a feed the mapping derives from another's records (``from:``/``when:``, a
+   run-to-failure export's failures: :mod:`sources.series`), copies those records the same
+   way into ``<feed>.derived.<source file>`` on the day of each record;
 4. writes each drop with :class:`~sources.landing.DropWriter`, manifest last (format = the
    mapping's name).
 
 Every source row is accounted for: the drops' manifest rows add up to the source files'
-rows. A row whose day cannot be determined (an unparsable or missing event time, a line
+rows plus the derived files' rows. A row whose day cannot be determined (an unparsable or missing event time, a line
 that cannot be split into fields) stops the import before anything is written, with an
 error naming file, row and value; fix the export or its mapping and run it again.
 
@@ -41,15 +44,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lakehouse.catalog import TIMESTAMP
 from lakehouse.settings import Settings, get_settings
 from sources import mapping as mappings
-from sources.columns import Sources, map_columns
+from sources import series
+from sources.columns import Sources, map_columns, typed_column
 from sources.contracts import PLANT, contract
-from sources.decode import GZ, FileProblem, ascii_compatible, decode, decompress, file_format, split_lines
+from sources.decode import GZ, FileProblem, ascii_compatible, data_lines, decode, decompress, file_format, split_lines
 from sources.landing import SUPPLIERS, DropRef, DropWriter
 from sources.mapping import Mapping
-from sources.parse import typed_text
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class SourceFile:
     feed: str
     rows: int  # data rows
     days: np.ndarray | None  # date ordinal per data row; None for a master feed (first drop)
+    content: bytes | None = None  # a derived feed's file, made here (None: read ``path``)
 
 
 @dataclass
@@ -80,6 +83,7 @@ class ImportReport:
     files: dict[str, int] = field(default_factory=dict)  # source file -> data rows
     drops: dict[str, dict[str, int]] = field(default_factory=dict)  # drop id -> {file: rows}
     undated: list[str] = field(default_factory=list)  # "file row N: why", rows no day could be given
+    derived: dict[str, tuple[int, str]] = field(default_factory=dict)  # file made from records -> rows, how
 
     @property
     def source_rows(self) -> int:
@@ -90,9 +94,14 @@ class ImportReport:
         return sum(sum(files.values()) for files in self.drops.values())
 
     @property
+    def derived_rows(self) -> int:
+        """Rows of the files made from the export's records (a run-to-failure export's failures)."""
+        return sum(rows for rows, _ in self.derived.values())
+
+    @property
     def accounted(self) -> bool:
-        """Every source row is in exactly one drop."""
-        return not self.undated and self.source_rows == self.drop_rows
+        """Every source row is in exactly one drop, and so is every derived row."""
+        return not self.undated and self.source_rows + self.derived_rows == self.drop_rows
 
     def rows_by_file(self) -> dict[str, int]:
         """Rows the drops hold per file name (compare with ``files``)."""
@@ -169,12 +178,14 @@ def date_rows(mapping: Mapping, feed: str, path: Path, zone: str) -> tuple[Sourc
     decoded = _decode(path, dialect)
     if spec.master or not spec.event_time:
         return SourceFile(path, feed, decoded.n_rows, None), []
-    header = Sources.of(mapping, feed).header_for(spec.event_time)
+    sources = Sources.of(mapping, feed)
+    header = sources.header_for(spec.event_time)
     if header is None or header not in decoded.frame.columns:
         raise ImportFailed(f"{path.name}: no column {header or spec.event_time!r} to date its rows by "
                            f"({feed}.{spec.event_time})")
     plant_zone = zone if dialect.timezone == "plant" else dialect.timezone
-    when, values = typed_text(decoded.frame[header], TIMESTAMP, dialect, plant_zone)
+    cmap = sources.maps[header]  # typed as the reader will: the column's own formats, null tokens, counter
+    when, values = typed_column(decoded.frame, header, cmap, spec.field(cmap.to), sources, dialect, plant_zone)
     local = when.dt.convert_time_zone(zone).dt.date()
     since_epoch = local.to_physical().cast(pl.Int64)  # days since 1970-01-01
     days = np.full(decoded.n_rows, UNDATED, dtype=np.int64)  # malformed rows stay undated
@@ -182,8 +193,9 @@ def date_rows(mapping: Mapping, feed: str, path: Path, zone: str) -> tuple[Sourc
     undated = [f"{path.name} row {int(r) + 1}: {why}" for r, why in decoded.malformed.items()]
     bad = np.flatnonzero(local.is_null().to_numpy())
     texts = values.gather(bad).to_list() if bad.size else []
+    shown = cmap.counter.describe() if cmap.counter else " or ".join(cmap.formats) or dialect.timestamp_format
     undated += [f"{path.name} row {int(decoded.rows[i]) + 1}: {header} = {v!r} is not a timestamp "
-                f"({dialect.timestamp_format}, {plant_zone})" for i, v in zip(bad, texts, strict=True)]
+                f"({shown}, {plant_zone})" for i, v in zip(bad, texts, strict=True)]
     return SourceFile(path, feed, decoded.n_rows, days), undated
 
 
@@ -207,18 +219,47 @@ def _pieces(source: SourceFile, dialect, content: bytes, groups: dict[int, np.nd
     if not ascii_compatible(dialect.encoding):
         raise ImportFailed(f"{source.path.name}: import copies lines byte by byte and needs an ASCII-compatible "
                            f"encoding (utf-8, latin-1, cp1252, ...), not {dialect.encoding}")
-    starts, ends = split_lines(content, quote=ord('"') if fmt == "csv" else None)
-    header = b""
     if fmt == "csv":
-        header, starts, ends = content[starts[0]:ends[0]], starts[1:], ends[1:]
+        starts, ends, span = data_lines(content, dialect)
+        header = content[span[0]:span[1]] if span else b""
+    else:
+        (starts, ends), header = split_lines(content, quote=None), b""
     if starts.size != source.rows:
         raise ImportFailed(f"{source.path.name}: found {starts.size} lines for {source.rows} rows")
     eol = _terminator(content)
     out = {}
     for day, rows in groups.items():
         lines = [content[s:e] for s, e in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)]
-        out[day] = (header + eol if fmt == "csv" else b"") + eol.join(lines) + eol
+        out[day] = (header + eol if header else b"") + eol.join(lines) + eol
     return out
+
+
+def derived_file(mapping: Mapping, feed: str, source: SourceFile, zone: str) -> SourceFile:
+    """The records of ``source`` where ``feed``'s event happened (``when:``, sources.series), copied as a file of
+    ``feed`` (``<feed>.derived.<source file>``), each on the day of the record it copies."""
+    fmap, spec = mapping.feeds[feed], contract(source.feed)
+    dialect = mapping.dialect_for(source.feed)
+    decoded = _decode(source.path, dialect)
+    sources = Sources.of(mapping, source.feed)
+    status = units = times = None
+    if isinstance(fmap.when, series.Occurs):
+        if fmap.when.column not in decoded.frame.columns:
+            raise ImportFailed(f"{source.path.name}: no status column {fmap.when.column!r} to find {feed} in")
+        status = decoded.frame[fmap.when.column]
+    else:
+        unit = next(k for k in spec.natural_key if k != spec.event_time)
+        headers = [sources.header_for(unit), sources.header_for(spec.event_time)]
+        if any(h is None or h not in decoded.frame.columns for h in headers):
+            raise ImportFailed(f"{source.path.name}: {feed} comes from each {unit}'s {fmap.when} record, but it has "
+                               f"no column for its {unit} or {spec.event_time}")
+        plant_zone = zone if dialect.timezone == "plant" else dialect.timezone
+        units, times = (typed_column(decoded.frame, h, sources.maps[h], spec.field(sources.maps[h].to), sources,
+                                     dialect, plant_zone)[0] for h in headers)
+    rows = decoded.rows[series.event_rows(units, times, status, fmap.when)]
+    content = decompress(source.path.name, source.path.read_bytes())
+    copied = _pieces(source, dialect, content, {0: rows}).get(0, b"") if rows.size else b""
+    name = f"{feed}.derived.{source.path.name}"
+    return SourceFile(source.path.with_name(name), feed, int(rows.size), source.days[rows], content=copied)
 
 
 def _groups(source: SourceFile, first_day: int) -> dict[int, np.ndarray]:
@@ -261,6 +302,14 @@ def import_source(
         shown = "; ".join(report.undated[:SHOWN_UNDATED])
         more = f" (and {len(report.undated) - SHOWN_UNDATED} more)" if len(report.undated) > SHOWN_UNDATED else ""
         raise ImportFailed(f"{len(report.undated)} rows cannot be given a day, nothing was written: {shown}{more}")
+    for feed, fmap in mapping.derived_feeds().items():  # run-to-failure: events the records imply
+        for sf in [d for d in dated if d.feed == fmap.from_feed]:
+            made = derived_file(mapping, feed, sf, zone)
+            dated.append(made)
+            rule = f"the {fmap.when} record of each unit" if isinstance(fmap.when, str) else \
+                f"the records whose {fmap.when.column} is {' or '.join(fmap.when.equals)}"
+            report.derived[made.path.name] = (made.rows, f"{feed}: {rule} of {sf.path.name}")
+            log.info("%s: %d %s derived (%s)", made.path.name, made.rows, feed, rule)
     all_days = [sf.days for sf in dated if sf.days is not None and sf.days.size]
     if not all_days:
         raise ImportFailed("the export has no dated rows (only master data): there is no day to drop it on")
@@ -269,7 +318,7 @@ def import_source(
     task = progress.add_task("writing drops", total=report.source_rows) if progress else None
     for sf in dated:
         dialect = mapping.dialect_for(sf.feed)
-        content = decompress(sf.path.name, sf.path.read_bytes())
+        content = sf.content if sf.content is not None else decompress(sf.path.name, sf.path.read_bytes())
         groups = _groups(sf, first_day)
         for day, data in sorted(_pieces(sf, dialect, content, groups).items()):
             date = dt.date.fromordinal(day)
@@ -286,7 +335,8 @@ def import_source(
     for day in sorted(writers):
         writers[day].write_manifest()
     if not report.accounted:
-        raise ImportFailed(f"rows lost: the export has {report.source_rows} rows, the drops {report.drop_rows}")
+        raise ImportFailed(f"rows lost: the export has {report.source_rows} rows (and {report.derived_rows} derived), "
+                           f"the drops {report.drop_rows}")
     log.info("%s: %d rows of %d files in %d drops (%s to %s)", folder, report.drop_rows, len(report.files),
              len(writers), dt.date.fromordinal(min(writers)), dt.date.fromordinal(max(writers)))
     return report
@@ -322,6 +372,8 @@ def import_export(
     in_drops = report.rows_by_file()
     for name, rows in report.files.items():
         out.add_row(name, f"{rows:,}", f"{in_drops.get(name, 0):,}")
+    for name, (rows, how) in report.derived.items():
+        out.add_row(f"{name} (derived: {how})", f"{rows:,}", f"{in_drops.get(name, 0):,}")
     Console().print(out)
     dates = sorted(drop_id.rsplit("date=", 1)[-1] for drop_id in report.drops)
     typer.echo(f"{len(dates)} drops of {report.source} from {dates[0]} to {dates[-1]}; "

@@ -14,6 +14,14 @@ Master feeds are read first (plants, lines, machines; suppliers, supplier_locati
 parts), so a drop's own master rows extend the ids the lake already knows and give the
 plant's time zone: its ``plants`` file, else the mapping's ``master.plants``, else what
 the lake knows (``KnownIds.timezones``).
+
+A mapping may also give master rows its export lacks: reference rows of another scope (the
+ship-to ``plants`` of a supplier export, ``master:``) and rows derived from the distinct
+values of its fact rows (``derive:``). Those land only for keys neither the lake nor the drop
+knows yet, so unchanged master rows are not landed again night after night; their
+attributes the export does not give are null (unknown), which the contract allows only for
+columns marked ``may_be_unknown``. Every row a row breaks is recorded (one quarantine row per
+rule); the counts reconcile on rows: manifest rows = bronze rows + distinct quarantined rows.
 """
 
 from __future__ import annotations
@@ -32,12 +40,15 @@ import pyarrow.compute as pc
 from lakehouse.conform import conform
 from lakehouse.settings import Settings
 from sources import mapping as mappings
+from sources import registry
 from sources.columns import YAML_DIALECT, Mapped, Sources, map_columns, yaml_text
-from sources.contracts import CONTRACTS, PLANT, QUARANTINE, SUPPLIER, Contract, contract
+from sources.contracts import CONTRACTS, NULLED_VALUES, PLANT, QUARANTINE, READINGS, SUPPLIER, Contract, contract
 from sources.decode import Decoded, FileProblem, decode
 from sources.landing import Drop, DropRejected, InvalidDrop, ManifestFile
 from sources.mapping import Mapping
-from sources.validate import FILE, RAW, ROW, concat_bad, duplicates, row_checks, split
+from sources.parse import polars_type
+from sources.rates import RatesProblem
+from sources.validate import FILE, RAW, ROW, UNRATED, concat_bad, duplicates, raw, row_checks, split
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +82,9 @@ class FeedResult:
     feed: str
     files: list[str]  # files read for this feed, as named in _source_file (plant=<id>/date=<D>/<file>)
     bronze: pa.Table  # conforms to contract(feed).bronze.schema
-    quarantine: pa.Table  # conforms to QUARANTINE.schema
+    quarantine: pa.Table  # conforms to QUARANTINE.schema: a row per bad row and rule it broke
     manifest_rows: int  # rows the manifest announced for these files
+    nulled: pa.Table | None = None  # conforms to NULLED_VALUES.schema: values of landed rows made null on purpose
 
     @property
     def mapping_rows(self) -> int:
@@ -88,7 +100,19 @@ class FeedResult:
 
     @property
     def quarantined_rows(self) -> int:
-        return self.quarantine.num_rows
+        """Distinct rows quarantined (a row breaking several rules counts once)."""
+        return distinct_rows(self.quarantine)
+
+    def rules(self) -> dict[str, int]:
+        """Quarantined rows per rule (a row breaking two rules counts for both)."""
+        return dict(pl.from_arrow(self.quarantine.select(["rule"])).to_series().value_counts().iter_rows())
+
+
+def distinct_rows(quarantine: pa.Table) -> int:
+    """Rows of a quarantine table, counting each (file, row) once."""
+    if not quarantine.num_rows:
+        return 0
+    return pl.from_arrow(quarantine.select(["_source_file", "_source_row"])).unique().height
 
 
 @dataclass
@@ -129,6 +153,7 @@ class _Context:
     ingested_at: dt.datetime
     settings: Settings | None
     timezone: str | None = None
+    derived: dict[str, list[pl.DataFrame]] = field(default_factory=dict)  # master feed -> rows derived from facts
 
     def reject(self, reason: str) -> DropRejected:
         return DropRejected(self.drop.drop_id, reason)
@@ -187,9 +212,9 @@ def _refs(ctx: _Context, spec: Contract) -> dict[str, tuple[str, set[str]]]:
     return {column: (master, ctx.ids.get(master, set())) for column, master in spec.references}
 
 
-def _checked(ctx: _Context, spec: Contract, mapped: Mapped, with_day: bool = True):
+def _checked(ctx: _Context, spec: Contract, mapped: Mapped, with_day: bool = True, unknown_ok: bool = False):
     checks = row_checks(
-        spec,
+        registry.checked(spec, mapped.sensor_fields),
         present=mapped.present,
         labels=mapped.labels,
         kinds=mapped.kinds,
@@ -197,6 +222,8 @@ def _checked(ctx: _Context, spec: Contract, mapped: Mapped, with_day: bool = Tru
         day=ctx.drop.ref.date if with_day else None,
         day_zone=ctx.day_zone or "UTC",
         refs=_refs(ctx, spec),
+        unrated=mapped.unrated,
+        unknown_ok=frozenset(spec.may_be_unknown) if unknown_ok else frozenset(),
     )
     return split(mapped.frame, checks)
 
@@ -230,6 +257,7 @@ class _FileRows:
     source_file: str
     decoded: Decoded
     bad: pl.DataFrame  # __row, rule, reason
+    nulled: pl.DataFrame | None = None  # __row, column, value, reason
 
 
 def _read_file(ctx: _Context, spec: Contract, entry: ManifestFile) -> tuple[pl.DataFrame, _FileRows]:
@@ -249,18 +277,23 @@ def _read_file(ctx: _Context, spec: Contract, entry: ManifestFile) -> tuple[pl.D
          "reason": [f"malformed: {why}" for why in decoded.malformed.values()]},
         schema={ROW: pl.Int64, "rule": pl.String, "reason": pl.String})
     sources = Sources.of(mapping, spec.feed)
-    mapped = map_columns(decoded.frame, decoded.rows, spec, sources, dialect, ctx.zone_for(spec.feed))
+    try:
+        mapped = map_columns(decoded.frame, decoded.rows, spec, sources, dialect, ctx.zone_for(spec.feed),
+                             on=drop.ref.date, settings=ctx.settings)
+    except RatesProblem as problem:
+        raise ctx.reject(f"{entry.path}: {problem}") from None
     if mapped.frame is None:
         bad = _file_level(mapped, decoded.rows, sources, mapping)
         good = pl.DataFrame()
     else:
         _other_plants(ctx, spec, mapped.frame, entry.path)
+        _derive(ctx, spec, mapped.frame, source_file)
         good, bad = _checked(ctx, spec, mapped)
-        good = good.drop([c for c in good.columns if c.startswith(RAW)])  # texts only serve reasons of bad rows
+        good = good.drop([c for c in good.columns if c.startswith((RAW, UNRATED))])  # reasons only
     log.debug("%s: %d rows, %d good, %d bad, %d malformed", source_file, decoded.n_rows, good.height, bad.height,
               malformed.height)
     return good.with_columns(pl.lit(source_file).alias(FILE)) if good.height else good, _FileRows(
-        source_file, decoded, concat_bad([malformed, bad]))
+        source_file, decoded, concat_bad([malformed, bad]), mapped.nulled)
 
 
 @functools.lru_cache(maxsize=256)
@@ -268,7 +301,7 @@ def _typed_mapping_rows(feed: str, rows_json: str) -> Mapped:
     """A mapping's ``master:`` rows typed by the contract (the same for every drop the mapping reads)."""
     spec = contract(feed)
     rows = json.loads(rows_json)
-    keys = list(dict.fromkeys(k for r in rows for k in r))
+    keys = list(dict.fromkeys([*(k for r in rows for k in r), *spec.may_be_unknown]))  # not given: unknown
     frame = pl.DataFrame({k: pl.Series([r.get(k) for r in rows], dtype=pl.String) for k in keys})
     return map_columns(frame, np.arange(len(rows)), spec, Sources.identity(spec), YAML_DIALECT, "UTC")
 
@@ -281,8 +314,10 @@ def _mapping_rows(ctx: _Context, spec: Contract) -> pl.DataFrame:
     if mapped.frame is None:
         raise ctx.reject(f"{where}: columns {', '.join(mapped.unknown + mapped.missing)} unknown or missing")
     _other_plants(ctx, spec, mapped.frame, where)
-    good, bad = _checked(ctx, spec, mapped, with_day=False)
+    good, bad = _checked(ctx, spec, mapped, with_day=False, unknown_ok=True)
     good = good.drop([c for c in good.columns if c.startswith(RAW)])
+    if spec.scope != ctx.drop.ref.scope:  # reference rows (a supplier export's plants): only keys nobody knows
+        good = good.filter(~pl.col(spec.natural_key[0]).is_in(sorted(ctx.ids.get(spec.feed, set()))))
     good = good.with_columns(pl.lit(MAPPING_PREFIX + ctx.mapping.name).alias(FILE))
     good, dups = duplicates(good, list(spec.natural_key))
     problems = [f"row {r + 1}: {why}" for r, why in zip(bad[ROW].to_list() + dups[ROW].to_list(),
@@ -312,9 +347,10 @@ def _bronze(ctx: _Context, spec: Contract, good: pl.DataFrame) -> pa.Table:
             columns.append(pl.lit(ctx.ingested_at).cast(pl.Datetime("us", "UTC")).alias(name))
         elif name == "_run_id":
             columns.append(pl.lit(ctx.run_id).alias(name))
-        else:
+        elif name != READINGS.name or not spec.readings:
             columns.append(pl.col(name))
-    return conform(table, good.select(columns).to_arrow())
+    arrow = good.select(columns).to_arrow()
+    return conform(table, registry.with_readings(arrow, good) if spec.readings else arrow)
 
 
 def _quarantine(ctx: _Context, feed: str, files: list[_FileRows]) -> pa.Table:
@@ -357,7 +393,9 @@ def _read_feed(ctx: _Context, feed: str, entries: list[ManifestFile]) -> FeedRes
             goods.append(good)
     if not entries and feed in ctx.mapping.master:
         goods.append(_mapping_rows(ctx, spec))
-    good = pl.concat(goods, how="vertical_relaxed") if goods else pl.DataFrame()
+    # a sensor feed's files may report different sensors: their value columns are aligned by name
+    how = "diagonal_relaxed" if spec.readings else "vertical_relaxed"
+    good = pl.concat(goods, how=how) if goods else pl.DataFrame()
     if good.height:
         good, dups = duplicates(good, list(spec.natural_key))
         for f in files:
@@ -372,7 +410,92 @@ def _read_feed(ctx: _Context, feed: str, entries: list[ManifestFile]) -> FeedRes
         bronze=_bronze(ctx, spec, good),
         quarantine=_quarantine(ctx, feed, files),
         manifest_rows=sum(e.rows for e in entries),
+        nulled=_nulled(ctx, feed, files, good),
     )
+
+
+def _nulled(ctx: _Context, feed: str, files: list[_FileRows], good: pl.DataFrame) -> pa.Table:
+    """The values made null on purpose in the rows that landed, with their reasons (bronze.nulled_values)."""
+    parts = [f.nulled.with_columns(pl.lit(f.source_file).alias(FILE)) for f in files
+             if f.nulled is not None and f.nulled.height]
+    if parts and good.height:
+        landed = good.select(FILE, ROW)
+        frame = pl.concat(parts).join(landed, on=[FILE, ROW], how="semi").select(
+            pl.lit(ctx.drop.ref.date, dtype=pl.Date).alias("date"),
+            pl.lit(ctx.drop.ref.source).alias("plant_id"),
+            pl.lit(feed).alias("feed"),
+            pl.lit(ctx.drop.drop_id).alias("drop_id"),
+            pl.col(FILE).alias("_source_file"),
+            (pl.col(ROW) + 1).alias("_source_row"),
+            "column", "value", "reason",
+            pl.lit(ctx.ingested_at).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
+            pl.lit(ctx.run_id).alias("_run_id"),
+        )
+        if frame.height:
+            return conform(NULLED_VALUES, frame.to_arrow())
+    return NULLED_VALUES.schema.empty_table()
+
+
+def _derive(ctx: _Context, facts: Contract, frame: pl.DataFrame, source_file: str) -> None:
+    """Master rows the mapping derives from these fact rows (``derive:``), for keys nobody knows yet.
+
+    A key takes the attributes of its latest fact row (by event time); the rows join the drop's
+    master rows of their feed (reference order: suppliers before their locations) and their keys
+    become known, so the fact rows naming them pass ``reference``."""
+    for feed in [f for f in MASTER_ORDER if f in ctx.mapping.derive]:
+        how = ctx.mapping.derive[feed]
+        if how.from_feed != facts.feed:
+            continue
+        spec = contract(feed)
+        key = spec.natural_key[0]
+        order = [facts.event_time] if facts.event_time else []
+        rows = (frame.sort([*order, ROW], nulls_last=False) if order else frame).select(
+            *[pl.col(origin).alias(target) for target, origin in how.columns.items()], ROW)
+        rows = rows.filter(pl.col(key).is_not_null() & ~pl.col(key).is_in(sorted(ctx.ids.get(feed, set()))))
+        rows = rows.unique(subset=[key], keep="last", maintain_order=True)
+        if not rows.height:
+            continue
+        mapped = _derived_rows(spec, rows)
+        good, bad = _checked(ctx, spec, mapped, with_day=False, unknown_ok=True)
+        for reason in bad["reason"].to_list()[:5]:
+            log.warning("%s: a %s row derived from %s breaks its contract: %s", ctx.drop.drop_id, feed,
+                        source_file, reason)
+        if good.height:
+            good = good.drop([c for c in good.columns if c.startswith(RAW)])
+            ctx.derived.setdefault(feed, []).append(
+                good.with_columns(pl.lit(f"{MAPPING_PREFIX}{ctx.mapping.name} (derived from {source_file})")
+                                  .alias(FILE)))
+            ctx.ids.setdefault(feed, set()).update(good[key].to_list())
+
+
+def _derived_rows(spec: Contract, rows: pl.DataFrame) -> Mapped:
+    """Derived master rows as a mapped frame: the derived columns, every other contract column null."""
+    columns, present = [], set()
+    for f in spec.fields:
+        if f.name in rows.columns:
+            columns.append(rows[f.name].alias(f.name))
+            present.add(f.name)
+        else:
+            columns.append(pl.Series(f.name, [None] * rows.height, dtype=polars_type(f.type)))
+    columns += [pl.Series(raw(f.name), rows[f.name].cast(pl.String) if f.name in rows.columns
+                          else [None] * rows.height, dtype=pl.String) for f in spec.fields]
+    columns.append(rows[ROW])
+    labels = {f.name: f"{f.name} (derived)" for f in spec.fields}
+    kinds = {f.name: str(f.type) for f in spec.fields}
+    return Mapped(pl.DataFrame(columns), [], [], present=present, labels=labels, kinds=kinds)
+
+
+def _derived_results(ctx: _Context, results: dict[str, FeedResult]) -> None:
+    """The derived master rows joined to their feeds' bronze rows (as rows of the mapping, not of a file)."""
+    for feed, frames in ctx.derived.items():
+        spec = contract(feed)
+        table = _bronze(ctx, spec, pl.concat(frames, how="vertical_relaxed"))
+        if feed in results:
+            before = results[feed]
+            results[feed] = FeedResult(feed, before.files, pa.concat_tables([before.bronze, table]),
+                                       before.quarantine, before.manifest_rows, before.nulled)
+        else:
+            results[feed] = FeedResult(feed, [], table, QUARANTINE.schema.empty_table(), 0, None)
 
 
 def _plant_zone(ctx: _Context, plants: FeedResult | None, known: KnownIds) -> str:
@@ -385,7 +508,7 @@ def _plant_zone(ctx: _Context, plants: FeedResult | None, known: KnownIds) -> st
     for row in ctx.mapping.master.get("plants", []):
         if str(row.get("plant_id")) == plant and row.get("timezone"):
             return str(row["timezone"])
-    if plant in known.timezones:
+    if known.timezones.get(plant):  # a plant a supplier export declared has no known zone
         return known.timezones[plant]
     raise ctx.reject(f"unknown plant {plant}: the drop has no plants row for it, mapping {ctx.mapping.name} "
                      "declares none, and the lake does not know it")
@@ -418,6 +541,7 @@ def read_drop(
         results[feed] = _read_feed(ctx, feed, by_feed.get(feed, []))
         if feed == "plants" and drop.ref.scope == PLANT:
             ctx.timezone = _plant_zone(ctx, results[feed], known)
+    _derived_results(ctx, results)
     result = DropResult(drop, results, ctx.timezone)
     log.info("%s (%s): %d manifest rows -> %d bronze + %d quarantined%s", drop.drop_id, mapping.name,
              result.manifest_rows, result.bronze_rows, result.quarantined_rows,

@@ -7,7 +7,8 @@ silver without being declared twice.
   production date for plant feeds, UTC date for the supplier drop), ``plant_id`` for
   plant feeds, one row per natural key, and the source file kept for traceability.
 * Master feeds become dimensions ``silver.dim_<name>``: the latest attributes per key
-  (SCD type 1), with the first and the latest drop date that named the key.
+  (SCD type 1), with the first and the latest drop date that named the key. The sensor and
+  component registries the mappings declare are dimensions too (``dim_sensor``, ``dim_component``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ DIMENSIONS = {
     "plants": "dim_plant",
     "lines": "dim_line",
     "machines": "dim_machine",
+    "sensors": "dim_sensor",
+    "components": "dim_component",
     "suppliers": "dim_supplier",
     "supplier_locations": "dim_supplier_location",
     "parts": "dim_part",
 }
+#: Dimensions kept per plant: each plant's mapping declares its own registry (its sensors' units and ranges).
+PER_PLANT = ("sensors", "components")
 
 
 def _plant_column(c: Contract):
@@ -41,7 +46,7 @@ def event_table(c: Contract) -> TableSpec:
         columns=(
             col("date", DATE, date_doc, nullable=False),
             *_plant_column(c),
-            *(f.column() for f in c.fields),
+            *c.columns(),
             col("_source_file", STRING, "Landing-zone file the row came from", nullable=False),
             col("_ingested_at", TIMESTAMP, "When the row was landed", nullable=False),
         ),
@@ -64,7 +69,7 @@ def dimension_table(c: Contract) -> TableSpec:
             col("as_of", DATE, "Latest drop date these attributes come from", nullable=False),
         ),
         partition_by=(),
-        natural_key=c.natural_key,
+        natural_key=("plant_id", *c.natural_key) if c.feed in PER_PLANT else c.natural_key,
         blocking=True,  # gold reads it
     )
 

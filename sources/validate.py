@@ -1,14 +1,17 @@
-"""The contract rules as Polars expressions: which rule a row breaks first, and why.
+"""The contract rules as Polars expressions: which rules a row breaks, and why.
 
-Rules run in this order, columns in contract order within each rule, and the first
-failure decides the row's quarantine ``rule`` (one quarantine row per bad row):
+Every rule a row breaks is recorded (one quarantine row per row and rule, the reasons of
+several columns breaking one rule joined), so an export's problems show all at once, not one
+fix at a time. Rules, in the order they are listed, columns in contract order within each:
 
 ``type`` (a value that is not a number, integer, boolean, date or timestamp of the
-dialect), ``nan`` (NaN or +/-Inf), ``required`` (null in a required column), ``range``
+dialect), ``unit`` (money in another currency without a rate for its day), ``nan`` (NaN or
++/-Inf), ``required`` (null in a required column), ``range``
 (outside the contract's min/max, after unit conversion), ``allowed`` (not in the allowed
 values; a plant's ``timezone`` must be an IANA zone), ``rule:<name>`` (a cross-column
 rule is false; nulls pass), ``in_date`` (the event time is not on the drop's date in
-the drop's time zone), ``reference`` (an id that neither the lake nor the drop knows).
+the drop's time zone), ``reference`` (an id that neither the lake nor the drop knows). A
+value that breaks ``type`` is not also reported empty by ``required``.
 ``duplicate`` (a later row with an earlier good row's natural key) is decided per feed
 over all of a drop's files, after these.
 
@@ -29,11 +32,12 @@ from lakehouse.catalog import FLOAT64, INT64, TIMESTAMP
 from sources.contracts import Contract, Field
 
 RAW = "__raw__"
+UNRATED = "__unrated__"  # flag column of a money value without a rate (sources.columns.unrated)
 ROW = "__row"
 FILE = "__file"
 FAIL = "__fail"
 
-RULE_ORDER = ("type", "nan", "required", "range", "allowed", "rule", "in_date", "reference", "duplicate")
+RULE_ORDER = ("type", "unit", "nan", "required", "range", "allowed", "rule", "in_date", "reference", "duplicate")
 
 
 def raw(column: str) -> str:
@@ -94,25 +98,39 @@ def row_checks(
     day: dt.date | None = None,
     day_zone: str = "UTC",
     refs: dict[str, tuple[str, set[str]]] | None = None,
+    unrated: dict[str, str] | None = None,
+    unknown_ok: frozenset[str] = frozenset(),
 ) -> list[Check]:
-    """Every row-level check of ``contract`` in rule order (``present``: columns with a source)."""
+    """Every row-level check of ``contract`` in rule order (``present``: columns with a source).
+
+    ``unrated``: money columns in another currency (flag columns mark values without a rate);
+    ``unknown_ok``: columns that may be null in these rows (derived or declared master rows)."""
     refs = refs or {}
+    unrated = unrated or {}
     fields = [f for f in contract.fields if f.name in present]
     checks: list[Check] = []
     for f in fields:
         if f.name in copies:
             continue
         c, r = pl.col(f.name), pl.col(raw(f.name))
-        checks.append(Check("type", r.is_not_null() & c.is_null(),
-                            _fmt(f"type: {labels[f.name]} = '\x00' is not a valid {kinds[f.name]}", r)))
+        fails = r.is_not_null() & c.is_null()
+        if f.name in unrated:  # not converted for want of a rate (or of a day): not a type error
+            fails = fails & ~pl.col(UNRATED + f.name).fill_null(True)
+        checks.append(Check("type", fails, _fmt(f"type: {labels[f.name]} = '\x00' is not a valid {kinds[f.name]}", r)))
+    for name, currency in unrated.items():
+        if name in present:
+            checks.append(Check("unit", pl.col(UNRATED + name).fill_null(False),
+                                _fmt(f"unit: {labels[name]} = '\x00' {currency} has no {currency} rate on or "
+                                     "before its day in the rates table (PLANTLAKE_FX_RATES)", pl.col(raw(name)))))
     for f in fields:
         if f.type == FLOAT64 and f.name not in copies:
             c = pl.col(f.name)
             checks.append(Check("nan", c.is_nan() | c.is_infinite(),
                                 _fmt(f"nan: {labels[f.name]} = '\x00' is NaN or infinite", pl.col(raw(f.name)))))
     for f in contract.fields:
-        if f.required:
-            missing = pl.col(f.name).is_null() if f.name in present else pl.lit(True)
+        if f.required and f.name not in unknown_ok:
+            # a value that was delivered but did not type broke ``type``; it is not also "empty"
+            missing = (pl.col(f.name).is_null() & pl.col(raw(f.name)).is_null()) if f.name in present else pl.lit(True)
             checks.append(Check("required", missing, pl.lit(f"required: {labels.get(f.name, f.name)} is empty "
                                                             "(null) but the contract requires a value")))
     for f in fields:
@@ -124,7 +142,8 @@ def row_checks(
             reason = pl.when(low).then(_fmt(f"range: {labels[f.name]} = \x00{unit} is below the minimum {f.min}{unit}",
                                             c)).otherwise(
                 _fmt(f"range: {labels[f.name]} = \x00{unit} is above the maximum {f.max}{unit}", c))
-            checks.append(Check("range", (low | high).fill_null(False), reason))
+            outside = (low | high) & c.is_finite() if f.type == FLOAT64 else low | high  # NaN/inf broke ``nan``
+            checks.append(Check("range", outside.fill_null(False), reason))
     for f in fields:
         allowed = allowed_values(contract, f)
         if allowed is not None:
@@ -139,7 +158,11 @@ def row_checks(
             continue  # a column of the rule has no source: nothing to compare (nulls pass)
         shown = ", ".join(f"{n} = \x00" for n in names)
         fields_by_name = {f.name: f for f in contract.fields}
-        checks.append(Check(f"rule:{rule.name}", ~expr.fill_null(True),
+        broken = ~expr.fill_null(True)
+        for n in names:  # a NaN or infinite value broke ``nan``: it is not compared (like a null)
+            if fields_by_name[n].type == FLOAT64:
+                broken = broken & pl.col(n).is_finite().fill_null(True)
+        checks.append(Check(f"rule:{rule.name}", broken,
                             _fmt(f"rule:{rule.name}: {rule.description} is false ({shown})",
                                  *[_value(fields_by_name[n]) for n in names])))
     if day is not None and contract.event_time and contract.event_time in present:
@@ -169,29 +192,25 @@ def day_bounds(day: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
     return start(day), start(day + dt.timedelta(days=1))
 
 
-def first_failure(checks: list[Check]) -> pl.Expr:
-    """Index of the first check a row fails (null for a good row)."""
-    if not checks:
-        return pl.lit(None, dtype=pl.Int32)
-    expr = pl.when(checks[0].fails).then(pl.lit(0, dtype=pl.Int32))
-    for i, check in enumerate(checks[1:], start=1):
-        expr = expr.when(check.fails).then(pl.lit(i, dtype=pl.Int32))
-    return expr.otherwise(pl.lit(None, dtype=pl.Int32))
-
-
 def split(frame: pl.DataFrame, checks: list[Check]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(good rows, bad rows as ``__row``, ``rule``, ``reason``) by each row's first failing check."""
-    fail = frame.select(first_failure(checks)).to_series()
-    if fail.null_count() == fail.len():  # the usual night: keep the frame as it is, no copy
+    """(good rows, bad rows as ``__row``, ``rule``, ``reason``): every check a row fails, one row per row and
+    rule (the reasons of several columns breaking one rule joined by '; ')."""
+    if not checks:
         return frame, concat_bad([])
-    marked = frame.with_columns(fail.alias(FAIL))
-    bad = marked.filter(pl.col(FAIL).is_not_null())
-    good = marked.filter(pl.col(FAIL).is_null()).drop(FAIL)
+    fails = frame.select([c.fails.fill_null(False).alias(f"{FAIL}{i}") for i, c in enumerate(checks)])
+    any_fail = fails.select(pl.any_horizontal(pl.all())).to_series()
+    if not any_fail.any():  # the usual night: keep the frame as it is, no copy
+        return frame, concat_bad([])
+    bad = frame.filter(any_fail)
+    bad_fails = fails.filter(any_fail)
     parts = [
-        bad.filter(pl.col(FAIL) == i).select(ROW, rule=pl.lit(checks[i].rule), reason=checks[i].reason)
-        for i in (bad[FAIL].unique().sort().to_list() if bad.height else [])
+        bad.filter(bad_fails[f"{FAIL}{i}"]).select(ROW, rule=pl.lit(check.rule), reason=check.reason,
+                                                   order=pl.lit(i))
+        for i, check in enumerate(checks) if bad_fails[f"{FAIL}{i}"].any()
     ]
-    return good, concat_bad(parts)
+    joined = (pl.concat(parts).sort(ROW, "order")
+              .group_by(ROW, "rule", maintain_order=True).agg(pl.col("reason").str.join("; ")))
+    return frame.filter(~any_fail), concat_bad([joined])
 
 
 def concat_bad(parts: list[pl.DataFrame]) -> pl.DataFrame:

@@ -1,4 +1,11 @@
-"""Fixtures: an isolated PLANTLAKE_HOME, a real S3 server (SeaweedFS), a real Spark session."""
+"""Fixtures: an isolated PLANTLAKE_HOME, a real S3 server (SeaweedFS), a real Spark session, and what several
+modules only read, built once per session: the pipeline's story on a tiny lake (``night_story``) and a champion
+trained on the simulator's network through the real pipeline (``simulated_champion``).
+
+Markers (pyproject.toml) are applied here where a fixture tells: a test using ``spark`` (or a fixture that does)
+is ``spark``, one using the S3 server (``s3``, ``s3_env``, ``lake[s3]``) is ``s3``; modules that start JVMs or
+servers in processes of their own say so in their ``pytestmark``. ``make check`` runs what needs none of them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,22 @@ from lakehouse.settings import Settings
 from tests.servers import SeaweedFS
 
 TEST_BUCKET = "plantlake-test"
+#: The Spark drivers of the tests (this process's and every ``plantlake run`` it starts) JIT-compile with C1
+#: only: a test's JVM lives for minutes on tiny data, where C2's compilations cost more than they win back
+#: (a cold ``plantlake run`` of three tiny nights: about 75 s -> 50 s on 2 cores at a load of 5). Results are
+#: the same.
+TEST_SPARK_CONF = "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """``spark`` for tests that use the Spark session, ``s3`` for tests that use the S3 server."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "spark" in names:
+            item.add_marker(pytest.mark.spark)
+        if names & {"s3", "s3_env"} or params.get("lake") == "s3":
+            item.add_marker(pytest.mark.s3)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -26,6 +49,7 @@ def _isolated_env(tmp_path_factory):
         mp.setenv("PLANTLAKE_SPARK_UI", "false")
         mp.setenv("PLANTLAKE_SPARK_DRIVER_MEMORY", "2g")
         mp.setenv("PLANTLAKE_SPARK_MASTER", "local[2]")
+        mp.setenv("PLANTLAKE_SPARK_CONF", TEST_SPARK_CONF)
         yield home
 
 
@@ -66,3 +90,25 @@ def spark():
     spark = session(Settings.from_env())
     yield spark
     spark.stop()
+
+
+@pytest.fixture(scope="session")
+def night_story(tmp_path_factory, spark):
+    """The pipeline's story on a tiny network (tests/pipeline.py), told once: tests that only read its lake
+    share it; a test that writes to it works on a copy (a local lake folder copies in a moment)."""
+    from tests.pipeline import tell_story
+
+    return tell_story(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="session")
+def simulated_champion(tmp_path_factory, spark) -> dict[str, str]:
+    """Both models trained on the simulator's network through the real pipeline, once: the 150 nights of
+    tests/mlnetwork.py landed and processed as one backfill, then the weekly retrain job
+    (``bench.soak.train_champion``). The MLflow environment of its store; the quality floor reads its
+    champions' metrics, the soak scores with them."""
+    from bench.soak import train_champion
+    from tests import mlnetwork
+
+    home = tmp_path_factory.mktemp("simulated-champion")
+    return train_champion(home, mlnetwork.simulation(home))

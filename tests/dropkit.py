@@ -35,6 +35,9 @@ GOOD: dict[str, dict[str, str]] = {
               "planned_shifts": "3", "shift_minutes": "480"},
     "machines": {"machine_id": "DE01-M001", "line_id": "DE01-L01", "machine_type": "press", "model": "P-100",
                  "install_date": "2015-03-01", "criticality": "A", "downtime_cost_eur_h": "1200"},
+    "sensors": {"sensor_id": "temperature_c", "machine_type": "press", "unit": "degC",
+                "description": "Housing temperature", "expected_min": "-50", "expected_max": "500"},
+    "components": {"machine_type": "press", "component": "spindle", "description": "Main spindle"},
     "telemetry": {"machine_id": "DE01-M001", "ts": "2026-01-05T08:00:00Z", "interval_s": "60",
                   "temperature_c": "55.5", "vibration_mm_s": "2.5", "current_a": "30", "pressure_bar": "100",
                   "cycle_time_s": "31", "voltage_v": "400", "rotation_rpm": "1500"},
@@ -109,6 +112,8 @@ def parquet_bytes(rows: list[dict], feed: str) -> bytes:
         elif pa.types.is_boolean(f.type):
             values = [None if v is None else v == "true" for v in values]
         columns[f.name] = pa.array(values, type=f.type)
+    for name in dict.fromkeys(k for r in rows for k in r if k not in spec.names):  # a sensor feed's sensors
+        columns[name] = pa.array([float(r[name]) if r.get(name) else None for r in rows], type=pa.float64())
     sink = io.BytesIO()
     pq.write_table(pa.table(columns), sink)
     return sink.getvalue()

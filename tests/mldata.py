@@ -18,7 +18,6 @@ import pyarrow as pa
 
 from lakehouse import catalog
 from lakehouse.delta import Lake
-from lakehouse.gold_tables import SENSORS
 
 START = dt.date(2025, 3, 3)
 DAYS = 100
@@ -43,7 +42,7 @@ def history(seed: int = 3) -> dict[str, pd.DataFrame]:
     """The tables as pandas frames (gold.machine_daily, gold.machine_component_daily, silver.*)."""
     rng = np.random.default_rng(seed)
     dates = [START + dt.timedelta(days=i) for i in range(DAYS)]
-    daily, comp_rows, failures, maintenance, machines = [], [], [], [], []
+    daily, sensor_rows, comp_rows, failures, maintenance, machines = [], [], [], [], [], []
     ingested = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
     for plant in PLANTS:
         for m in range(MACHINES):
@@ -78,12 +77,13 @@ def history(seed: int = 3) -> dict[str, pd.DataFrame]:
                        "days_since_maintenance": i - last_maint if i >= last_maint else None,
                        "max_component_days_since_maintenance": i - last_maint if i >= last_maint else None,
                        "days_since_failure": i - earlier[-1] if earlier else None}
-                for sensor, _ in SENSORS:
+                for sensor in LEVEL:
                     shift = SIGNAL[part][1] * severity if part and SIGNAL[part][0] == sensor else 0.0
                     mean = levels[sensor] * (1 + shift) * (1 + rng.normal(0, 0.02))
-                    row[f"{sensor}_mean"] = mean
-                    row[f"{sensor}_std"] = levels[sensor] * 0.05
-                    row[f"{sensor}_max"] = mean + 2 * levels[sensor] * 0.05
+                    sensor_rows.append({"date": date, "plant_id": plant, "machine_id": machine, "sensor": sensor,
+                                        "unit": None, "readings": 144, "mean": mean, "std": levels[sensor] * 0.05,
+                                        "max": mean + 2 * levels[sensor] * 0.05, "expected_min": None,
+                                        "expected_max": None})
                 daily.append(row)
                 for c in COMPONENTS:
                     fails_c = [f for f, p in zip(fail_days, parts, strict=True) if f <= i and p == c]
@@ -105,13 +105,13 @@ def history(seed: int = 3) -> dict[str, pd.DataFrame]:
                                         "performed_at": at + dt.timedelta(hours=REPAIR_H[c]),
                                         "labour_hours": 8.0, "parts_cost_eur": repair - 8 * 75.0,
                                         "_source_file": "synthetic", "_ingested_at": ingested})
-    frame = pd.DataFrame(daily)
-    for sensor, _ in SENSORS:
-        grouped = frame.groupby("machine_id")[f"{sensor}_mean"]
-        for days in (7, 30):
-            base = grouped.transform(lambda s, d=days: s.shift(1).rolling(d, min_periods=3).mean())
-            frame[f"{sensor}_drift_{days}d"] = (frame[f"{sensor}_mean"] - base) / frame[f"{sensor}_std"]
-    return {"gold.machine_daily": frame, "gold.machine_component_daily": pd.DataFrame(comp_rows),
+    sensors = pd.DataFrame(sensor_rows)
+    grouped = sensors.groupby(["machine_id", "sensor"])["mean"]
+    for days in (7, 30):
+        base = grouped.transform(lambda s, d=days: s.shift(1).rolling(d, min_periods=3).mean())
+        sensors[f"drift_{days}d"] = (sensors["mean"] - base) / sensors["std"]
+    return {"gold.machine_daily": pd.DataFrame(daily), "gold.machine_sensor_daily": sensors,
+            "gold.machine_component_daily": pd.DataFrame(comp_rows),
             "silver.failures": pd.DataFrame(failures), "silver.maintenance": pd.DataFrame(maintenance),
             "silver.dim_machine": pd.DataFrame(machines)}
 

@@ -3,6 +3,9 @@
 3 plants x 40 machines x 150 nights at 10-minute readings (the simulator's
 ``telemetry_interval_s``): about 18,000 machine-days and 300 failures, the data behind
 the simulator's quality floor. ``python -m tests.mlnetwork DIR`` builds it outside pytest.
+
+In the tests it is the ``simulated_champion`` fixture's network (tests/conftest.py): built once
+per session and trained by the weekly retrain job, for the quality floor and the soak.
 """
 
 from __future__ import annotations
@@ -31,14 +34,19 @@ class TrainingNetwork:
         return self.start + dt.timedelta(days=self.days - 1)
 
 
+def simulation(home: Path, network: TrainingNetwork = TrainingNetwork()) -> SimulationConfig:
+    """The network's simulation into ``home``'s landing zone."""
+    return SimulationConfig(
+        landing=str(home / "landing"), start=network.start, days=network.days, plants=network.plants,
+        machines_per_plant=network.machines_per_plant, suppliers=4, locations=8, seed=network.seed,
+        format="parquet", telemetry_interval_s=network.telemetry_interval_s,
+    )
+
+
 def build(home: Path, network: TrainingNetwork = TrainingNetwork()) -> None:
     """Simulate the network into ``home``'s landing zone and run every night as one backfill."""
     with plantlake_home(home):
-        simulate(SimulationConfig(
-            landing=str(home / "landing"), start=network.start, days=network.days, plants=network.plants,
-            machines_per_plant=network.machines_per_plant, suppliers=4, locations=8, seed=network.seed,
-            format="parquet", telemetry_interval_s=network.telemetry_interval_s,
-        ))
+        simulate(simulation(home, network))
         problems = backfill(network.start, network.end)
         assert not problems, problems
 

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from sources.contracts import BOOL, DATE, FLOAT64, INT64, TIMESTAMP, contract
 from sources.mapping import Mapping
+from sources.simulator import tables
 
 
 def raw_bytes(path: Path) -> bytes:
@@ -40,19 +41,20 @@ def text_rows(path: Path, mapping: Mapping, feed: str) -> tuple[list[str], list[
 
 
 def read_typed(path: Path, mapping: Mapping, feed: str, plant_timezone: str) -> pa.Table:
-    """A file as a table of the contract's columns and types (parsing strictly)."""
-    spec = contract(feed)
+    """A file as a table of the contract's columns and types, and a sensor feed's sensors (parsing strictly)."""
+    fields = list(tables.schema(feed))  # the contract's columns and, for a sensor feed, the simulator's sensors
     if ".parquet" in path.name:
         return pq.read_table(io.BytesIO(raw_bytes(path)))
     header, rows = text_rows(path, mapping, feed)
     maps = mapping.column_maps(feed)
-    names = [maps[h].to for h in header]
-    assert names == spec.names, f"{path.name}: columns {names} != contract {spec.names}"
+    sensors = {h: s.sensor for h, s in mapping.sensor_maps(feed).items()}
+    names = [maps[h].to if h in maps else sensors[h] for h in header]
+    assert names == [f.name for f in fields], f"{path.name}: columns {names} != {[f.name for f in fields]}"
     frame = pl.DataFrame({n: [r[i] for r in rows] for i, n in enumerate(names)}, schema=dict.fromkeys(names, pl.String))
     dialect = mapping.dialect_for(feed)
     zone = plant_timezone if dialect.timezone == "plant" else dialect.timezone
     exprs = []
-    for f in spec.fields:
+    for f in fields:
         c = pl.col(f.name)
         if f.type == FLOAT64:
             c = (c.str.replace(",", ".", literal=True) if dialect.decimal == "," else c).cast(pl.Float64, strict=True)
@@ -71,5 +73,5 @@ def read_typed(path: Path, mapping: Mapping, feed: str, plant_timezone: str) -> 
                      .dt.replace_time_zone(zone, ambiguous="earliest").dt.convert_time_zone("UTC"))
         exprs.append(c.alias(f.name))
     table = frame.select(exprs).to_arrow()
-    schema = pa.schema([pa.field(f.name, f.type) for f in spec.fields])
+    schema = pa.schema([pa.field(f.name, f.type) for f in fields])
     return table.cast(schema)

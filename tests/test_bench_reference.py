@@ -1,8 +1,9 @@
 """The benchmark's references compute what the pipeline computes (their times are only compared if they do).
 
-On a tiny network landed and processed by the real nightly job: DuckDB's machine_daily
-(``bench/reference.py``) equals Spark's ``gold.machine_daily`` for a backfill range and for
-a single night whose drift baseline comes from the gold history; the benchmark's Spark
+On the session's tiny lake (``night_story``: four nights landed and processed by the real nightly job,
+read only here; the full plan runs on a copy of it): DuckDB's machine-health tables
+(``bench/reference.py``) equal Spark's ``gold.machine_sensor_daily`` and ``gold.machine_daily``
+for a backfill range and for a single night whose drift baseline comes from the gold history; the benchmark's Spark
 timing path collects the same rows; the landing reference reads every manifest row.
 The benchmark's stages select only the nightly job's daily-partitioned assets (scoring is
 exactly the three scoring assets, never the weekly training ones), and the full plan's code
@@ -11,79 +12,85 @@ path (each stage as its assets job, then its checks) runs over that lake. No tim
 
 from __future__ import annotations
 
+import shutil
+
 import dagster as dg
 import pyarrow.compute as pc
 import pytest
 
 from bench import pipeline
 from bench.landing_reference import landing_reference
-from bench.reference import compare, duckdb_machine_daily, spark_machine_daily
+from bench.reference import compare, compare_all, duckdb_machine_health, spark_machine_health
 from lakehouse import gold_tables as gold
 from lakehouse import spark as plantlake_spark
 from lakehouse.delta import Lake
 from lakehouse.settings import plantlake_home
 from orchestration.definitions import defs
-from orchestration.runs import failures
-from tests.pipeline import run, tiny_network
-
-DAYS = 5
 
 
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory):
-    home = tmp_path_factory.mktemp("bench-reference")
-    with plantlake_home(home):
-        config = tiny_network(home / "landing", days=DAYS)
-        instance = dg.DagsterInstance.ephemeral()
-        result = run(config.start, config.end, instance=instance)
-        assert result.success, failures(result)
-        yield home, config, Lake()
+def processed(night_story):
+    """The session's story lake: its home, its simulated network, the lake (read only)."""
+    assert night_story.first.success and night_story.rerun.success
+    return night_story.home, night_story.config, night_story.lake
 
 
 def _expected(lake: Lake, start, end):
     return lake.read(gold.MACHINE_DAILY, filters=[("date", ">=", start), ("date", "<=", end)])
 
 
-def test_duckdb_machine_daily_equals_spark_over_a_backfill_range(processed):
+def _sensor(table, sensor: str):
+    return table.filter(pc.equal(table["sensor"], sensor))
+
+
+def test_duckdb_machine_health_equals_spark_over_a_backfill_range(processed):
     home, config, lake = processed
     with plantlake_home(home):
-        table, seconds = duckdb_machine_daily(lake, config.start, config.end)
-        expected = _expected(lake, config.start, config.end)
-    comparison = compare(table, expected)
-    assert comparison.equal, comparison.mismatches
-    assert comparison.rows == expected.num_rows == 2 * 4 * DAYS
-    assert pc.count(table["vibration_mm_s_drift_7d"]).as_py() > 0, "the drift columns are exercised"
+        tables, seconds = duckdb_machine_health(lake, config.start, config.end)
+        comparisons = compare_all(tables, lake, config.start, config.end)
+    assert all(c.equal for c in comparisons.values()), {n: c.mismatches for n, c in comparisons.items()}
+    machines = config.plants * config.machines_per_plant * config.days
+    assert comparisons[gold.MACHINE_DAILY.name].rows == machines
+    assert comparisons[gold.MACHINE_SENSOR_DAILY.name].rows > 4 * machines  # a sensor row per sensor reported
+    sensors = tables[gold.MACHINE_SENSOR_DAILY.name]
+    assert pc.count(_sensor(sensors, "vibration_mm_s")["drift_7d"]).as_py() > 0, "the drift columns are exercised"
+    assert pc.count(tables[gold.MACHINE_DAILY.name]["cycle_time_slowdown"]).as_py() > 0
     assert seconds > 0
 
 
-def test_duckdb_machine_daily_equals_spark_for_one_night_with_gold_history(processed):
+def test_duckdb_machine_health_equals_spark_for_one_night_with_gold_history(processed):
     home, config, lake = processed
     with plantlake_home(home):
-        table, _ = duckdb_machine_daily(lake, config.end, config.end)
-        expected = _expected(lake, config.end, config.end)
-    comparison = compare(table, expected)
-    assert comparison.equal, comparison.mismatches
-    assert pc.count(table["temperature_c_drift_7d"]).as_py() > 0
+        tables, _ = duckdb_machine_health(lake, config.end, config.end)
+        comparisons = compare_all(tables, lake, config.end, config.end)
+    assert all(c.equal for c in comparisons.values()), {n: c.mismatches for n, c in comparisons.items()}
+    assert pc.count(_sensor(tables[gold.MACHINE_SENSOR_DAILY.name], "temperature_c")["drift_7d"]).as_py() > 0
 
 
 def test_the_comparison_catches_a_wrong_value(processed):
     home, config, lake = processed
     with plantlake_home(home):
-        table, _ = duckdb_machine_daily(lake, config.end, config.end)
+        tables, _ = duckdb_machine_health(lake, config.end, config.end)
         expected = _expected(lake, config.end, config.end)
+    table = tables[gold.MACHINE_DAILY.name]
     index = table.schema.get_field_index("readings")
     wrong = table.set_column(index, "readings", pc.add(table["readings"], 1))
     assert not compare(wrong, expected).equal
     assert compare(table.slice(1), expected).mismatches
+    sensors = tables[gold.MACHINE_SENSOR_DAILY.name]
+    index = sensors.schema.get_field_index("mean")
+    shifted = {gold.MACHINE_SENSOR_DAILY.name: sensors.set_column(index, "mean", pc.add(sensors["mean"], 1e-6))}
+    with plantlake_home(home):
+        assert not compare_all(shifted, lake, config.end, config.end)[gold.MACHINE_SENSOR_DAILY.name].equal
 
 
 def test_the_benchmark_spark_path_collects_the_pipeline_rows(processed):
     home, config, lake = processed
     with plantlake_home(home):
-        table, _ = spark_machine_daily(plantlake_spark.session(), lake, config.end, config.end)
-        expected = _expected(lake, config.end, config.end)
-    comparison = compare(table, expected)
-    assert comparison.equal, comparison.mismatches
+        tables, _ = spark_machine_health(plantlake_spark.session(), lake, config.end, config.end)
+        comparisons = compare_all(tables, lake, config.end, config.end)
+    assert set(comparisons) == {gold.MACHINE_SENSOR_DAILY.name, gold.MACHINE_DAILY.name}
+    assert all(c.equal for c in comparisons.values()), {n: c.mismatches for n, c in comparisons.items()}
 
 
 def test_the_landing_reference_reads_every_manifest_row(processed, tmp_path):
@@ -116,11 +123,13 @@ def test_every_stage_selects_only_daily_partitioned_assets_of_the_nightly_job():
     assert pipeline.unstaged_nightly_assets() == []
 
 
-def test_the_full_plan_runs_each_stage_as_its_assets_then_its_checks(processed):
+def test_the_full_plan_runs_each_stage_as_its_assets_then_its_checks(processed, tmp_path):
     """``bench.run full``'s code path: it once failed at the landing checks ("There is no PartitionsDefinition
     shared by all the provided assets"). Scoring skips here (no champion) and still succeeds."""
     home, config, _ = processed
-    with plantlake_home(home):
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)  # the stages write: a copy of the session's lake
+    with plantlake_home(copy):
         instance = dg.DagsterInstance.ephemeral()
         for stage in pipeline.STAGES:
             for part in ("assets", "checks"):

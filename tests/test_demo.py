@@ -6,12 +6,18 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+import pytest
 from rich.console import Console
 
 from lakehouse.delta import Lake
-from lakehouse.settings import plantlake_home
+from lakehouse.settings import HOME_FILE, get_settings, plantlake_home
+from orchestration.definitions import build_definitions
 from orchestration.demo import DemoNetwork, nights, run_demo
 from orchestration.runs import ONE_PLANNED_EVENT_PER_ASSET
+
+OEE = dg.AssetKey(["gold", "oee_daily"])
+
+pytestmark = pytest.mark.spark  # the demo's night runs Spark in this process
 
 
 def test_the_demo_simulates_processes_and_shows_a_night(tmp_path, monkeypatch):
@@ -21,6 +27,7 @@ def test_the_demo_simulates_processes_and_shows_a_night(tmp_path, monkeypatch):
     with plantlake_home(tmp_path):
         assert run_demo(console, network)
         oee_rows = Lake().count("gold.oee_plant_daily")
+        nights_shown = build_definitions(get_settings()).resolve_asset_graph().get(OEE).partitions_def
     text = console.export_text()
     night, _ = nights(1)
     assert f"ok  nights {night}..{night} in " in text  # one night: no backfill, no training
@@ -28,5 +35,9 @@ def test_the_demo_simulates_processes_and_shows_a_night(tmp_path, monkeypatch):
     assert "what was built" in text and "OEE per plant" in text and "top supplier risks" in text
     assert oee_rows == 2  # one row per plant and night
     assert all(name not in os.environ for name in ONE_PLANNED_EVENT_PER_ASSET)  # only for the demo's run
-    runs = dg.DagsterInstance.from_config(str(tmp_path / "dagster")).get_runs()
-    assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS]
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "dagster"))
+    assert [run.status for run in instance.get_runs()] == [dg.DagsterRunStatus.SUCCESS]
+    # the first partition is the demo's first night, for `make ui` started afterwards too: 100 % filled
+    assert (tmp_path / HOME_FILE).read_text() == f"PLANTLAKE_FIRST_DATE={night}\n"
+    assert nights_shown.get_partition_keys() == [night.isoformat()]
+    assert instance.get_materialized_partitions(OEE) == {night.isoformat()}

@@ -18,7 +18,8 @@ from bench.expectations_bench import telemetry
 from expectations import Outcome, suite_for, validate
 from expectations.context import _batch_definition, context
 from lakehouse import catalog
-from lakehouse.gold_tables import SENSOR_BOUNDS, SENSORS
+from lakehouse.gold_tables import MACHINE_SENSOR_DAILY
+from sources import mapping as mappings
 
 DAY = dt.date(2026, 1, 5)
 UTC = dt.UTC
@@ -268,7 +269,18 @@ def test_expectations_imports_only_lakehouse():
 
 
 def test_every_gold_sensor_has_sanity_bounds():
-    assert {sensor for sensor, _ in SENSORS} <= set(SENSOR_BOUNDS)
+    """Every sensor a shipped mapping registers has an expected range, and the gold sensor table's check holds
+    each day's mean and maximum inside its sensor's (which every row carries)."""
+    for name in mappings.builtin_names():
+        for row in mappings.get(name).master.get("sensors", []):
+            assert row["expected_min"] is not None and row["expected_max"] is not None, (name, row["sensor_id"])
+    pairs = set(MACHINE_SENSOR_DAILY.at_most)
+    assert {("expected_min", "mean"), ("mean", "expected_max"), ("max", "expected_max")} <= pairs
+    rows = [{"date": DAY, "plant_id": "DE01", "machine_id": "M1", "sensor": "temperature_c", "unit": "degC",
+             "readings": 10, "mean": 45.0, "std": 1.0, "max": 600.0, "drift_7d": None, "drift_30d": None,
+             "expected_min": -50.0, "expected_max": 500.0}]
+    outcome = validate(MACHINE_SENSOR_DAILY, table(MACHINE_SENSOR_DAILY.name, rows))
+    assert not outcome.success and [f.column for f in outcome.failures] == [["max", "expected_max"]]
 
 
 def test_gx_runs_ephemeral_offline_and_writes_nothing(tmp_path, monkeypatch):
@@ -315,15 +327,15 @@ def test_a_large_slice_validated_in_parts_reports_what_one_pass_reports(tmp_path
 
     spec = catalog.get("bronze.telemetry")
     data = telemetry(9_000)  # three plants of 3,000 rows
-    vibration = data.column("vibration_mm_s").to_numpy().copy()
+    interval = data.column("interval_s").to_numpy().copy()
     plants = data.column("plant_id").to_numpy(zero_copy_only=False)
     bad = [i for i in range(len(plants)) if plants[i] in ("DE01", "US01")][:: 700]  # out of range in two plants
-    vibration[bad] = -1.0
-    data = data.set_column(data.schema.get_field_index("vibration_mm_s"), "vibration_mm_s", pa.array(vibration))
+    interval[bad] = 0
+    data = data.set_column(data.schema.get_field_index("interval_s"), "interval_s", pa.array(interval))
     data = pa.concat_tables([data, data.slice(4, 2)])  # two keys of one plant twice
     lake = Lake(str(tmp_path / "lake"))
     lake.append(spec, data)
-    suite = suite_for(spec, ranges={"vibration_mm_s": (0.0, None)})
+    suite = suite_for(spec)  # the contract's ranges: interval_s 1..86400
     night = [("date", "=", dt.date(2026, 1, 5))]
 
     parts = list(slice_parts(lake, spec, night, max_rows=4_000))
@@ -340,7 +352,7 @@ def test_a_large_slice_validated_in_parts_reports_what_one_pass_reports(tmp_path
                 for f in outcome.failures}
 
     assert found(combined) == found(whole)
-    assert found(combined)[("expect_column_values_to_be_between", "vibration_mm_s")][0] == len(bad)
+    assert found(combined)[("expect_column_values_to_be_between", "interval_s")][0] == len(bad)
     assert found(combined)[("expect_compound_columns_to_be_unique", str(list(spec.natural_key)))][0] == 4
     assert all(len(f.examples) <= 5 for f in combined.failures)
 

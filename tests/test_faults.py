@@ -1,9 +1,17 @@
 """Faults, proven with real processes: a night killed mid-write, a store that goes away, concurrent runs.
 
-Every run here is ``plantlake run`` in its own process (and its own Spark JVM), killed or
-raced the way a machine would fail. What must hold afterwards: every table is at a
-committed version (no partial slice is visible), the rerun completes, the drops
+Every run that is killed, cut off or raced here is ``plantlake run`` in its own process (and its
+own Spark JVM), killed or raced the way a machine would fail. What must hold afterwards: every
+table is at a committed version (no partial slice is visible), the rerun completes, the drops
 reconcile exactly, and the tables equal those of one clean run.
+
+The clean run is the session's pipeline story (``night_story``: the same tiny network and nights,
+every night landed again at its end; its re-run gives the tables of its first run). The runs that
+only prepare a lake for a fault, or complete it afterwards, run in this process (``run_nights``
+with an in-memory Dagster instance): a process of their own would prove nothing more and start
+one more JVM each. The rerun after the store came back is the exception: it is the night on S3
+at DEBUG with every secret set whose output, Dagster records and tables are searched for the
+secrets (it was tests/test_security.py's own night).
 """
 
 from __future__ import annotations
@@ -22,13 +30,20 @@ from lakehouse.delta import Lake
 from lakehouse.errors import StorageError
 from lakehouse.settings import Settings, home_environment, plantlake_home
 from lakehouse.snapshot import contents, differences
+from orchestration.runs import failures, run_nights
 from orchestration.ui import group_alive
 from sources.landing import list_complete
-from tests.pipeline import START, tiny_network
+from tests.conftest import TEST_SPARK_CONF
+from tests.pipeline import NIGHTS, START, tiny_network
 from tests.servers import SeaweedFS, venv_command
 
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[1]
-D1, D2, D3 = START, START + dt.timedelta(days=1), START + dt.timedelta(days=2)
+D1, LAST = START, START + dt.timedelta(days=NIGHTS - 1)
+BEFORE_LAST = LAST - dt.timedelta(days=1)
+NIGHTS_ARGS = ["--date", str(D1), "--to", str(LAST)]
+WEBHOOK_SECRET = "whk-secret-4f9e2c81d7"
 
 
 def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
@@ -37,6 +52,7 @@ def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
     (home / f"dagster-{name}").mkdir(parents=True, exist_ok=True)
     scratch(home).mkdir(exist_ok=True)
     (home / f"dagster-{name}" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    java = f"-Djava.io.tmpdir={scratch(home)} {TEST_SPARK_CONF.split('=', 1)[1]}"
     return {
         **os.environ,
         **home_environment(home),
@@ -44,7 +60,7 @@ def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
         "PLANTLAKE_SPARK_DRIVER_MEMORY": "1g",
         "PLANTLAKE_LOG_LEVEL": "WARNING",
         "SPARK_LOCAL_DIRS": str(scratch(home)),
-        "PLANTLAKE_SPARK_CONF": f"spark.driver.extraJavaOptions=-Djava.io.tmpdir={scratch(home)}",
+        "PLANTLAKE_SPARK_CONF": f"spark.driver.extraJavaOptions={java}",
         **extra,
     }
 
@@ -53,9 +69,9 @@ def scratch(home: Path) -> Path:
     return home / "spark-scratch"
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+def start(args: list[str], env: dict[str, str], log: Path, options: tuple[str, ...] = ()) -> subprocess.Popen:
     with log.open("wb") as sink:
-        return subprocess.Popen([venv_command("plantlake"), "run", *args], cwd=ROOT, env=env,
+        return subprocess.Popen([venv_command("plantlake"), *options, "run", *args], cwd=ROOT, env=env,
                                 stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -88,6 +104,14 @@ def wait_until(condition, proc: subprocess.Popen, timeout: float = 300, every: f
         time.sleep(every)
 
 
+def run_here(home: Path, start_night: dt.date, end: dt.date | None = None, plants: list[str] | None = None) -> None:
+    """The nights under ``home`` in this process (its warm Spark session, an in-memory Dagster instance)."""
+    with plantlake_home(home):
+        result = run_nights(start_night, end, plants, dagster_instance=dg.DagsterInstance.ephemeral(),
+                            log_level="WARNING")
+    assert result.success, failures(result)
+
+
 def manifest_rows(landing: Path, feed: str) -> dict[tuple[dt.date, str], int]:
     """Rows each drop announces for ``feed``, by (date, plant)."""
     rows = {}
@@ -116,23 +140,19 @@ def assert_reconciled(lake: Lake) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> dict:
-    """The tables of one clean run of the three nights: what every faulty history must end at."""
-    home = tmp_path_factory.mktemp("reference")
-    with plantlake_home(home):
-        tiny_network(home / "landing")
-    assert finish(start(["--date", str(D1), "--to", str(D3)], run_env(home, "ref"), home / "run.log"),
-                  home / "run.log") == 0
-    with plantlake_home(home):
-        return contents(Lake())
+def reference(night_story) -> dict:
+    """The tables of one clean run of the nights: what every faulty history must end at."""
+    assert night_story.config.days == NIGHTS and night_story.config.start == D1
+    assert differences(night_story.contents_after_rerun, night_story.contents_before_rerun) == []
+    return night_story.contents_after_rerun
 
 
 def test_landing_killed_mid_write_then_rerun(tmp_path, reference):
     with plantlake_home(tmp_path):
-        tiny_network(tmp_path / "landing")
+        tiny_network(tmp_path / "landing", days=NIGHTS)
         lake = Lake()
     env = run_env(tmp_path, "a", PLANTLAKE_LANDING_BUFFER_ROWS="5000")  # a commit per drop: many moments to die
-    proc = start(["--date", str(D1), "--to", str(D3)], env, tmp_path / "a.log")
+    proc = start(NIGHTS_ARGS, env, tmp_path / "a.log")
     wait_until(lambda: (lake.version("bronze.telemetry") or 0) >= 2, proc)
     kill(proc)
 
@@ -140,7 +160,7 @@ def test_landing_killed_mid_write_then_rerun(tmp_path, reference):
         assert lake.count("ops.landed_drops") == 0  # outcomes are recorded only after every write committed
         assert_slices_complete(lake, tmp_path / "landing")
         assert 0 < lake.count("bronze.telemetry") < sum(manifest_rows(tmp_path / "landing", "telemetry").values())
-    assert finish(start(["--date", str(D1), "--to", str(D3)], env, tmp_path / "b.log"), tmp_path / "b.log") == 0
+    run_here(tmp_path, D1, LAST)  # the rerun
     with plantlake_home(tmp_path):
         assert_reconciled(lake)
         assert differences(contents(lake), reference) == []
@@ -148,13 +168,14 @@ def test_landing_killed_mid_write_then_rerun(tmp_path, reference):
 
 def test_gold_step_killed_mid_write_then_rerun(tmp_path, reference):
     with plantlake_home(tmp_path):
-        tiny_network(tmp_path / "landing")
+        tiny_network(tmp_path / "landing", days=NIGHTS)
         lake = Lake()
-    env = run_env(tmp_path, "a")
-    assert finish(start(["--date", str(D1), "--to", str(D2)], env, tmp_path / "a.log"), tmp_path / "a.log") == 0
+    run_here(tmp_path, D1, BEFORE_LAST)  # the nights before, in gold already
     gold_before = lake.version("gold.machine_daily")
     rows_before = lake.count("gold.machine_daily")
+    env = run_env(tmp_path, "b")
     instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+    instance.get_run_records(limit=1)  # the instance's storage exists before the run opens it
 
     def gold_started() -> bool:
         for record in instance.get_run_records(limit=1):
@@ -163,14 +184,14 @@ def test_gold_step_killed_mid_write_then_rerun(tmp_path, reference):
                     return True
         return False
 
-    proc = start(["--date", str(D3)], env, tmp_path / "b.log")
+    proc = start(["--date", str(LAST)], env, tmp_path / "b.log")
     wait_until(gold_started, proc, every=0.2)
     time.sleep(1.5)  # inside the Spark job
     kill(proc)
     assert lake.version("gold.machine_daily") == gold_before  # the killed step committed nothing
     assert lake.count("gold.machine_daily") == rows_before
-    assert lake.count("gold.machine_daily", filters=[("date", "=", D3)]) == 0
-    assert finish(start(["--date", str(D3)], env, tmp_path / "c.log"), tmp_path / "c.log") == 0
+    assert lake.count("gold.machine_daily", filters=[("date", "=", LAST)]) == 0
+    run_here(tmp_path, LAST)  # the rerun
     with plantlake_home(tmp_path):
         assert_reconciled(lake)
         assert differences(contents(lake), reference) == []
@@ -180,32 +201,35 @@ def test_gold_step_killed_mid_write_then_rerun(tmp_path, reference):
                          ids=["same-night-twice", "two-plants-of-a-night"])
 def test_concurrent_runs_give_the_tables_of_one_run(tmp_path, reference, scopes):
     with plantlake_home(tmp_path):
-        tiny_network(tmp_path / "landing")
+        tiny_network(tmp_path / "landing", days=NIGHTS)
         lake = Lake()
-    args = [["--date", str(D1), "--to", str(D3)] + ([s] if s.startswith("--plants") else []) for s in scopes]
+    args = [NIGHTS_ARGS + ([s] if s.startswith("--plants") else []) for s in scopes]
     procs = [start(a, run_env(tmp_path, f"p{i}"), tmp_path / f"p{i}.log") for i, a in enumerate(args)]
     codes = [finish(p, tmp_path / f"p{i}.log") for i, p in enumerate(procs)]
     assert codes == [0, 0]
     assert not list(scratch(tmp_path).iterdir()), "a run that ends leaves no Spark scratch space behind"
     if scopes[0].startswith("--plants"):  # the supplier drop was in neither scope: land it as its own run
-        assert finish(start(["--date", str(D1), "--to", str(D3), "--plants", "suppliers"], run_env(tmp_path, "s"),
-                            tmp_path / "s.log"), tmp_path / "s.log") == 0
+        run_here(tmp_path, D1, LAST, ["suppliers"])
     with plantlake_home(tmp_path):
         assert_reconciled(lake)
         assert differences(contents(lake), reference) == []
 
 
-def test_the_store_going_away_fails_the_night_clearly_and_the_rerun_completes(tmp_path):
+def test_the_store_going_away_fails_the_night_clearly_and_the_rerun_completes_without_a_secret(tmp_path):
+    """The store is killed mid-landing: the run fails within bounded retries, naming the store, and leaves no
+    partial slice. The store comes back and ``plantlake --verbose run`` completes the nights at DEBUG with a
+    webhook secret set: neither its output nor its Dagster records (run config, tags, every event) nor the
+    lake's tables hold a secret (what tests/test_security.py's night on S3 asserted)."""
     store = SeaweedFS(tmp_path / "store").start()
     try:
         store.create_bucket("faults")
         landing = tmp_path / "landing"
         with plantlake_home(tmp_path):
-            tiny_network(landing)
+            tiny_network(landing, days=NIGHTS)
         env = run_env(tmp_path, "a", **store.env, PLANTLAKE_LAKE_URI="s3://faults/lake",
                       PLANTLAKE_LANDING_BUFFER_ROWS="5000")
         lake = Lake("s3://faults/lake", Settings.from_env(env))
-        proc = start(["--date", str(D1), "--to", str(D3)], env, tmp_path / "a.log")
+        proc = start(NIGHTS_ARGS, env, tmp_path / "a.log")
         wait_until(lambda: (lake.version("bronze.telemetry") or 0) >= 1, proc, every=0.2)
         store.kill()
         started = time.monotonic()
@@ -213,16 +237,37 @@ def test_the_store_going_away_fails_the_night_clearly_and_the_rerun_completes(tm
         assert time.monotonic() - started < 240  # bounded retries, not a hang
         log = (tmp_path / "a.log").read_text()
         assert f"the store at {store.endpoint}" in log and "did not answer" in log
+        assert store.secret_key not in log
         assert not list(scratch(tmp_path).iterdir()), "a failed run leaves no Spark scratch space behind"
         with pytest.raises(StorageError, match="did not answer"):
             lake.count("bronze.telemetry")
 
         store.start()  # the store is back, with its data
         assert_slices_complete(lake, landing)
-        assert finish(start(["--date", str(D1), "--to", str(D3)], env, tmp_path / "b.log"), tmp_path / "b.log") == 0
+        env = run_env(tmp_path, "b", **store.env, PLANTLAKE_LAKE_URI="s3://faults/lake",
+                      PLANTLAKE_LOG_LEVEL="DEBUG", PLANTLAKE_ALERT_WEBHOOK_TOKEN=WEBHOOK_SECRET)
+        assert finish(start(NIGHTS_ARGS, env, tmp_path / "b.log", ("--verbose",)), tmp_path / "b.log") == 0
         assert_reconciled(lake)
+        assert_no_secret(env, tmp_path / "b.log", lake, [store.secret_key, WEBHOOK_SECRET])
     finally:
         store.stop()
+
+
+def assert_no_secret(env: dict[str, str], log: Path, lake: Lake, secrets: list[str]) -> None:
+    output = log.read_text()
+    assert "DEBUG" in output  # the logs really were at their most talkative
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+    records = instance.get_run_records()
+    assert records
+    recorded = []
+    for record in records:
+        recorded.append(repr(record.dagster_run.run_config) + repr(record.dagster_run.tags))
+        recorded += [repr(entry) for entry in instance.all_logs(record.dagster_run.run_id)]
+    tables = [repr(lake.read(name).to_pylist()) for name in ("ops.landed_drops", "bronze.quarantine")]
+    for secret in secrets:
+        assert secret not in output
+        assert not any(secret in text for text in recorded)
+        assert not any(secret in text for text in tables)
 
 
 def test_wrong_credentials_name_the_endpoint_and_the_problem(s3):

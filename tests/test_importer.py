@@ -71,14 +71,15 @@ def test_every_drop_reads_back_with_nothing_quarantined(azure_drops):
     for drop in azure_drops:
         result = read_drop(drop, known, run_id="azure", ingested_at=dt.datetime.now(dt.UTC))
         assert result.quarantined_rows == 0, [q for f in result.feeds.values() for q in f.quarantine.to_pylist()][:3]
-        assert result.reconciles and result.mapping_rows == 2  # the mapping's plant and line
+        # the mapping's plant and line, and its registries: four sensors, four components
+        assert result.reconciles and result.mapping_rows == 2 + 4 + 4
         known = known.learn(result)
         for feed, got in result.feeds.items():
             totals[feed] += got.bronze_rows
             if got.bronze_rows and feed not in samples:
                 samples[feed] = got.bronze.to_pylist()[0]
     assert dict(totals) == {"machines": 100, "telemetry": 43_200, "downtime_events": 3_919, "maintenance": 3_286,
-                            "failures": 761, "plants": 0, "lines": 0}
+                            "failures": 761, "plants": 0, "lines": 0, "sensors": 0, "components": 0}
     assert samples["machines"]["machine_id"] == "US-AZ1-M001"
     assert samples["machines"]["install_date"] == dt.date(1997, 1, 1)  # age 18 on 2015-01-01
     assert (samples["machines"]["machine_type"], samples["machines"]["line_id"]) == ("generic", "US-AZ1-L01")

@@ -36,6 +36,8 @@ def german(feed: str, values: dict[str, str]) -> dict[str, str]:
         elif value and f.type == FLOAT64:
             value = value.replace(".", ",")
         out[GERMAN.source_header(feed, f.name)] = value or "-"
+    for header, sensor in GERMAN.sensor_maps(feed).items():  # a sensor feed's values, under their headers
+        out[header] = values.get(sensor.sensor, "").replace(".", ",") or "-"
     return out
 
 
@@ -59,7 +61,8 @@ def test_german_csv_latin1_semicolon_decimal_comma_berlin_time(tmp_path):
     got = result.feeds["telemetry"]
     [good] = got.bronze.to_pylist()
     assert good["ts"] == dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)  # 09:00 in Berlin
-    assert (good["temperature_c"], good["current_a"], good["machine_id"]) == (21.75, None, "DE01-M001")
+    readings = dict(good["readings"])
+    assert (readings["temperature_c"], "current_a" in readings, good["machine_id"]) == (21.75, False, "DE01-M001")
     assert result.feeds["machines"].bronze.column("install_date").to_pylist() == [dt.date(2015, 3, 1)]
     [bad] = got.quarantine.to_pylist()
     assert bad["rule"] == "type" and "temperature_c (from 'Temperatur_°C') = 'abc'" in bad["reason"]
@@ -141,7 +144,7 @@ def test_docs_example_mapping_is_valid():
     section = (ROOT / "docs" / "feeds.md").read_text().split("## Onboarding a plant with a mapping", 1)[1]
     example = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     mapping = Mapping(**yaml.safe_load(example))
-    assert mapping.column_maps("telemetry")["Teplota_F"].unit == "degF"
+    assert mapping.sensor_maps("telemetry")["Teplota_F"].source_unit == "degF"
     assert mapping.feeds["downtime_events"].same_as == {"end_ts": "start_ts"}
 
 

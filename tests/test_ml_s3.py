@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 from lakehouse import storage
 from lakehouse.delta import Lake
 from lakehouse.settings import get_settings
-from ml import registry
+from ml import registry, scoring
 from ml.train import train_all
 from tests import mldata
 from tests.conftest import TEST_BUCKET
@@ -32,5 +32,5 @@ def test_models_and_plots_live_on_s3_and_load_by_alias(s3_env, tmp_path, monkeyp
     assert {"model.skops", "MLmodel", "pr_curve.png", "calibration.png", "predicted_vs_actual.png"} <= set(stored)
     assert not (tmp_path / "mlartifacts").exists()  # nothing fell back to the local folder
     champions = registry.load_champions()
-    rows = champions.predict(lake.read_pandas("gold.machine_daily"), start=mldata.END)
+    rows = champions.predict(scoring.read_inputs(lake, [mldata.END])[0], start=mldata.END)
     assert len(rows) == len(mldata.PLANTS) * mldata.MACHINES and rows["failure_probability"].between(0, 1).all()

@@ -28,7 +28,7 @@ from tests.pipeline import START, check_results, materialized, run, tiny_network
 
 
 @pytest.fixture(scope="module")
-def messy(tmp_path_factory):
+def messy(tmp_path_factory, spark):
     home = tmp_path_factory.mktemp("messy")
     with plantlake_home(home):
         instance = dg.DagsterInstance.ephemeral()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -9,12 +10,14 @@ import pytest
 
 from lakehouse import storage
 from lakehouse.settings import (
+    HOME_FILE,
     Settings,
     environment,
     get_settings,
     mlflow_environment,
     plantlake_home,
     secret_values,
+    write_home_file,
 )
 from lakehouse.spark import base_config
 
@@ -187,3 +190,39 @@ def test_storage_on_s3(s3):
     assert storage.list_files("s3://plantlake-test/storage-test", settings) == [uri]
     storage.delete_dir("s3://plantlake-test/storage-test", settings)
     assert not storage.exists(uri, settings)
+
+
+def test_the_home_s_settings_file_fills_in_beneath_the_environment(monkeypatch, tmp_path):
+    """``$PLANTLAKE_HOME/plantlake.env`` (what ``plantlake demo`` writes) is read by every later process; a
+    variable set in the environment wins, and a change to the file is seen by the next ``get_settings()``."""
+    monkeypatch.setenv("PLANTLAKE_HOME", str(tmp_path))
+    monkeypatch.delenv("PLANTLAKE_FIRST_DATE", raising=False)
+    monkeypatch.delenv("PLANTLAKE_NIGHTLY_HOUR", raising=False)
+    assert get_settings().orchestration.first_date == dt.date(2025, 1, 1)  # no file: the defaults
+    write_home_file(tmp_path, {"PLANTLAKE_FIRST_DATE": "2026-11-20"})
+    (tmp_path / HOME_FILE).write_text("# written by hand\n\nPLANTLAKE_NIGHTLY_HOUR = '4'\n"
+                                      + (tmp_path / HOME_FILE).read_text())
+    assert get_settings().orchestration.first_date == dt.date(2026, 11, 20)
+    assert get_settings().orchestration.nightly_hour == 4
+    write_home_file(tmp_path, {"PLANTLAKE_FIRST_DATE": "2026-10-01"})  # the other lines are kept
+    assert "# written by hand" in (tmp_path / HOME_FILE).read_text()
+    assert get_settings().orchestration.first_date == dt.date(2026, 10, 1)
+    monkeypatch.setenv("PLANTLAKE_FIRST_DATE", "2024-06-01")
+    assert get_settings().orchestration.first_date == dt.date(2024, 6, 1)
+    assert Settings.from_env({"PLANTLAKE_HOME": str(tmp_path)}).orchestration.first_date == dt.date(2025, 1, 1)
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("PLANTLAKE_FIRST_DATE 2026-11-20", "line 2: is not a NAME=value line"),
+    ("PLANTLAKE_FRIST_DATE=2026-11-20", "line 2: PLANTLAKE_FRIST_DATE is not a plantlake variable"),
+    ("AWS_SECRET_ACCESS_KEY=abc", "line 2: AWS_SECRET_ACCESS_KEY is a secret"),
+    ("PLANTLAKE_HOME=/elsewhere", "line 2: PLANTLAKE_HOME cannot be set"),
+    ("PLANTLAKE_FIRST_DATE=20-11-2026", "PLANTLAKE_FIRST_DATE must be a date"),
+])
+def test_a_malformed_settings_file_names_the_file_and_line(monkeypatch, tmp_path, line, message):
+    monkeypatch.setenv("PLANTLAKE_HOME", str(tmp_path))
+    monkeypatch.delenv("PLANTLAKE_FIRST_DATE", raising=False)
+    (tmp_path / HOME_FILE).write_text(f"PLANTLAKE_NIGHTLY_HOUR=5\n{line}\n")
+    with pytest.raises(ValueError, match="plantlake.env") as error:
+        Settings.from_env()
+    assert message in str(error.value) and "abc" not in str(error.value)

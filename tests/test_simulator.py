@@ -3,6 +3,7 @@ chunking that bounds memory without changing a byte, landing on S3, and the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -24,6 +25,11 @@ from sources.landing import MANIFEST, DropRef, list_complete
 from sources.simulator import Simulation, SimulationConfig, formats, resend_drop, simulate, telemetry
 from tests.conftest import TEST_BUCKET
 from tests.simfiles import raw_bytes, read_typed
+
+
+def contract_field(sensor):
+    """A sensor as the contract field its column is checked as (its unit and range; never required)."""
+    return dataclasses.replace(sensor.field(), name=sensor.sensor)
 
 START = dt.date(2026, 1, 1)
 
@@ -83,10 +89,14 @@ def test_every_file_matches_its_contract(tmp_path, fmt):
         for f in body["files"]:
             table = read_typed(folder / f["path"], m, f["feed"], tz)
             spec = contract(f["feed"])
-            assert table.schema.names == spec.names
-            assert [t.type for t in table.schema] == [x.type for x in spec.fields], f["path"]
+            # the contract's columns, then (telemetry) a column per sensor the mapping declares, with its range
+            sensors = {s.sensor: contract_field(s) for s in m.sensor_maps(f["feed"]).values()}
+            assert table.schema.names[: len(spec.names)] == spec.names
+            assert set(table.schema.names[len(spec.names):]) <= set(sensors), f["path"]
+            fields = [*spec.fields, *(sensors[n] for n in table.schema.names[len(spec.names):])]
+            assert [t.type for t in table.schema] == [x.type for x in fields], f["path"]
             assert table.num_rows == f["rows"]
-            for field in spec.fields:
+            for field in fields:
                 column = table[field.name]
                 if field.required:
                     assert column.null_count == 0, (f["path"], field.name)
@@ -99,6 +109,7 @@ def test_every_file_matches_its_contract(tmp_path, fmt):
             if fmt == "parquet":  # exactly the contract's types, timestamps in microseconds UTC
                 assert table.schema.field(spec.names[0]).type == spec.fields[0].type
     expected = set(PLANT_FEEDS) | set(SUPPLIER_FEEDS)
+    expected -= {"sensors", "components"}  # the registries: the mappings declare them, no file carries them
     if fmt == "jsonl":  # feeds without rows have no file in JSON lines
         assert seen >= expected - {"failures", "maintenance", "inspections"}
     else:

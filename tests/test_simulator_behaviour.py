@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 
-from sources.contracts import MACHINE_TYPES, REGIONS
+from sources.contracts import REGIONS
 from sources.simulator import Simulation, SimulationConfig, sensors, telemetry, timeline
 from sources.simulator.clock import MINUTES_PER_DAY, day_index
 from sources.simulator.components import COMPONENTS, CRITICALITY_FACTOR, NAMES
@@ -43,7 +43,7 @@ def test_defaults_are_the_real_network():
     assert np.abs(sn.location_lat).max() <= 90 and np.abs(sn.location_lon).max() <= 180
     assets = s.network.assets("DE01")
     assert assets.machines == 800 and 15 <= assets.lines <= 25
-    assert set(assets.machine_type) <= set(MACHINE_TYPES) and len(set(assets.machine_type)) >= 5
+    assert set(assets.machine_type) <= set(sensors.MACHINE_TYPES) and len(set(assets.machine_type)) >= 5
 
 
 def test_costs_follow_the_line_rate_criticality_and_components():

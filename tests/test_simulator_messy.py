@@ -109,7 +109,9 @@ def test_row_and_file_faults_break_exactly_the_rows_named(runs):
             differing = [i for i in range(1, len(good)) if bad[i] != good[i]]
             assert differing == rows, (e, differing)
             header, values = text_rows(folder / e["file"], m, feed)
-            row = dict(zip((m.column_maps(feed)[h].to for h in header), values[rows[0] - 1], strict=True))
+            names = {**{h: c.to for h, c in m.column_maps(feed).items()},
+                     **{h: s.sensor for h, s in m.sensor_maps(feed).items()}}  # a sensor feed's sensors too
+            row = dict(zip((names[h] for h in header), values[rows[0] - 1], strict=True))
             if kind == "unparsable_number":
                 assert faults.UNPARSABLE_NUMBER in values[rows[0] - 1]
             elif kind == "unparsable_date":

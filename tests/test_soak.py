@@ -1,17 +1,24 @@
-"""Long runs, short: nights back to back with the maintenance job between them (``make soak`` runs 60)."""
+"""Long runs, short: nights back to back with the maintenance job between them (``make soak`` runs 60).
+
+Both lakes score every night with the session's champion (``simulated_champion``: the quality floor's
+network through the pipeline and the weekly retrain job, ``bench.soak.train_champion``), as ``make soak``
+scores with the one it trains first.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 
+import pytest
 from rich.console import Console
 
-from bench.soak import Footprint, SoakReport, show, soak, train_champion
+from bench.soak import Footprint, SoakReport, show, soak
 
 
-def test_files_and_logs_stay_bounded_and_gold_is_unchanged_by_maintenance(tmp_path):
-    champion = train_champion(tmp_path / "champion")  # both lakes score every night with it
+@pytest.mark.slow
+def test_files_and_logs_stay_bounded_and_gold_is_unchanged_by_maintenance(tmp_path, simulated_champion):
+    champion = simulated_champion  # both lakes score every night with it
     before = {name: os.environ.get(name) for name in champion}
     report = soak(tmp_path, nights=4, every=2, champion=champion)
     assert {name: os.environ.get(name) for name in champion} == before  # the champion's store was for the soak only

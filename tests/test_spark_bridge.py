@@ -35,6 +35,7 @@ def test_session_is_utc_micros_with_aqe(spark):
     assert int(conf.get("spark.sql.shuffle.partitions")) == 2 * Settings.from_env().spark_cores
 
 
+@pytest.mark.spark  # a JVM of its own
 def test_release_memory_gives_a_steps_heap_back():
     """A step's sort grows the driver's heap, which stays committed (while the next, Python, step adds
     its own memory) until released; a heap below the threshold is left alone. In a JVM of its own:

@@ -15,6 +15,8 @@ from lakehouse.settings import Settings
 from tests.lakedata import READINGS, START, readings, sorted_rows
 from tests.servers import SparkStandalone
 
+pytestmark = [pytest.mark.spark, pytest.mark.cluster]
+
 JOB = textwrap.dedent(
     """
     import json, sys

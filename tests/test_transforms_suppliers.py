@@ -6,9 +6,18 @@ import math
 from datetime import UTC, date, datetime
 
 import pytest
+from pyspark.sql import functions as F
 
 from lakehouse import catalog
-from transforms.suppliers import deliveries, open_shipments, rolling_window, scorecard, supply_risk
+from transforms.suppliers import (
+    deliveries,
+    first_loaded,
+    open_shipments,
+    rolling_window,
+    scorecard,
+    supply_risk,
+    with_window_cover,
+)
 
 SHIPMENTS = (
     "date date, shipment_id string, supplier_id string, plant_id string, part_id string, status string, "
@@ -75,7 +84,7 @@ def test_scorecard(spark, delivered_rows):
     got = [r.asDict() for r in out.orderBy("supplier_id").collect()]
     windowed = scorecard(rolling_window(delivered_rows, [date(2026, 1, 31)]),
                          rolling_window(inspections, [date(2026, 1, 31)]), "date")
-    assert windowed.columns == [c.name for c in catalog.get("gold.supplier_scorecard_90d").columns]
+    assert windowed.columns == [c.name for c in catalog.get("gold.supplier_scorecard_90d").columns][:-2]
     jan = date(2026, 1, 1)
     # lead times 2, 1.5, 2.25: mean 5.75 / 3 = 1.916667; deviations 1/12, -5/12, 4/12;
     # sample variance (1 + 25 + 16) / 144 / 2 = 42 / 288; std = sqrt(0.145833) = 0.381881
@@ -173,3 +182,41 @@ def test_supply_risk(spark):
         (d, "P1", "B", 3, 2, 15, 600.0, 36.0, 0.95, "high"),
         (d, "P1", "C", 1, 0, 0, 0.0, None, None, "low"),
     ]
+
+
+def test_what_the_source_does_not_say_stays_unknown(spark):
+    rows = [  # A: no ship date, no delivered quantity, no premium flag (an export that does not say)
+        delivered("U1", "A", None, at(3), at(2), 100, None, premium=None),
+        delivered("U2", "A", None, at(3), at(4), 100, None, freight=None, premium=None),
+        # B: says everything for one delivery, nothing for the other: rates over the deliveries that say
+        delivered("K1", "B", at(1), at(3), at(2), 100, 100),
+        delivered("K2", "B", None, at(3), at(4), 100, None, premium=None),
+    ]
+    shipments = spark.createDataFrame(rows, SHIPMENTS)
+    card = {r.supplier_id: r for r in scorecard(deliveries(shipments).withColumn("month", F.lit(date(2026, 1, 1))),
+                                                 shipments.where("false").withColumn("month", F.lit(None)).select(
+                                                     "month", "supplier_id", F.lit(0).alias("inspected_qty"),
+                                                     F.lit(0).alias("defective_qty")), "month").collect()}
+    a, b = card["A"], card["B"]
+    assert a.deliveries == 2 and a.on_time_rate == 0.5
+    assert a.in_full_rate is None and a.lead_time_days_mean is None
+    assert a.otif_rate == 0.0  # U2 was late: not OTIF whatever its quantity; U1's OTIF is unknown
+    assert a.premium_freight_shipments is None and a.premium_freight_eur is None
+    assert b.in_full_rate == 1.0 and b.lead_time_days_mean == 1.0 and b.premium_freight_shipments == 0
+    open_ = spark.createDataFrame([in_transit(date(2026, 1, 10), "o1", eta=at(20, 1), part="NOCOST")], SHIPMENTS)
+    parts = spark.createDataFrame([("X", 2.5), ("NOCOST", None)], "part_id string, unit_cost_eur double")
+    scores = spark.createDataFrame([], "date date, supplier_id string, otif_rate double")
+    risk = supply_risk(open_, scores, parts).collect()[0]
+    assert risk.at_risk_shipments == 1 and risk.at_risk_value_eur is None  # its part's cost is unknown
+
+
+def test_rolling_windows_before_the_first_loaded_night_say_so(spark):
+    card = spark.createDataFrame([(date(2026, 1, 1), "A"), (date(2026, 2, 15), "A"), (date(2026, 4, 1), "A")],
+                                 "date date, supplier_id string")
+    landed = spark.createDataFrame([(date(2026, 1, 1), "suppliers", "landed"), (date(2025, 6, 1), "DE01", "landed"),
+                                    (date(2025, 12, 1), "suppliers", "rejected")],
+                                   "date date, plant_id string, status string")
+    got = sorted(tuple(r) for r in with_window_cover(card, first_loaded(landed, "suppliers"), 90).collect())
+    # the first supplier night that landed is 01-01: 1, 46 and 90 (of 91) days of the windows lie after it
+    assert got == [(date(2026, 1, 1), "A", 1, False), (date(2026, 2, 15), "A", 46, False),
+                   (date(2026, 4, 1), "A", 90, True)]

@@ -1,4 +1,5 @@
-"""The Dagster webserver serves the code location of workspace.yaml; `plantlake ui` starts and stops both UIs."""
+"""`plantlake ui` starts the Dagster webserver on the code location of workspace.yaml and the MLflow UI, and
+stops both: one test, one start of the servers (the webserver's listing was once a test of its own)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lakehouse.settings import get_settings
+from lakehouse.settings import environment, get_settings
+from orchestration import runs
 from orchestration.definitions import defs
-from orchestration.runs import DAGSTER_YAML
 from tests.servers import free_port, stop, venv_command, wait_for_port
+
+pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERY = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
@@ -87,32 +90,14 @@ def expected() -> dict:
 
 @pytest.fixture
 def dagster_home(tmp_path):
-    home = tmp_path / "dagster"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)  # as plantlake writes it for a new instance
-    return home
-
-
-def test_webserver_lists_every_asset_check_schedule_sensor_and_freshness_policy(dagster_home, tmp_path):
-    port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
-    log = tmp_path / "webserver.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [venv_command("dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
-             "-p", str(port)], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, proc, 120, "dagster-webserver", log)
-        assert served(port) == expected()
-        assert {"nightly_schedule"} <= served(port)["schedules"]
-        assert {"landing_sensor", "run_failure_recorder"} <= served(port)["sensors"]
-        assert {"gold/machine_daily", "gold/maintenance_alerts"} <= set(served(port)["freshness"])
-    finally:
-        stop(proc)
+    with environment({"DAGSTER_HOME": str(tmp_path / "dagster")}):
+        return runs.dagster_home()  # as plantlake writes it for a new instance
 
 
 def test_plantlake_ui_serves_dagster_and_mlflow_on_localhost_and_stops_them(dagster_home, tmp_path):
+    """`plantlake ui`: the Dagster webserver (``dagster dev -w workspace.yaml``) lists every asset, check,
+    schedule, sensor and freshness policy of the code location, its daemon evaluates freshness, MLflow's UI
+    answers, both only on 127.0.0.1, and a SIGTERM stops them all."""
     port, mlflow_port = free_port(), free_port()
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:  # gold/oee_daily materialized just now
         instance.report_runless_asset_event(dg.AssetMaterialization(["gold", "oee_daily"], partition="2026-01-05"))
@@ -127,7 +112,11 @@ def test_plantlake_ui_serves_dagster_and_mlflow_on_localhost_and_stops_them(dags
     try:
         wait_for_port(port, proc, 120, "dagster dev", log)
         wait_for_port(mlflow_port, proc, 120, "mlflow ui", log)
-        assert served(port)["assets"] == expected()["assets"]
+        listed = served(port)
+        assert listed == expected()
+        assert {"nightly_schedule"} <= listed["schedules"]
+        assert {"landing_sensor", "run_failure_recorder"} <= listed["sensors"]
+        assert {"gold/machine_daily", "gold/maintenance_alerts"} <= set(listed["freshness"])
         with urllib.request.urlopen(f"http://127.0.0.1:{mlflow_port}/health", timeout=30) as response:
             assert response.read().strip() == b"OK"
         assert f"http://127.0.0.1:{port}" in log.read_text()
@@ -135,7 +124,7 @@ def test_plantlake_ui_serves_dagster_and_mlflow_on_localhost_and_stops_them(dags
         # materialized, unknown until then; tables without the policy are not evaluated.
         deadline = time.monotonic() + 120
         while freshness_status(port)["gold/oee_daily"] != "HEALTHY" and time.monotonic() < deadline:
-            time.sleep(2)
+            time.sleep(0.5)
         status = freshness_status(port)
         assert status["gold/oee_daily"] == "HEALTHY", log.read_text()[-3000:]
         assert status["gold/machine_daily"] == "UNKNOWN"

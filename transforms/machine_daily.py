@@ -1,10 +1,13 @@
-"""gold.machine_daily and gold.machine_component_daily: one row per machine (and component) and day.
+"""gold.machine_sensor_daily, gold.machine_daily and gold.machine_component_daily: per machine (and
+sensor, or component) and day.
 
-Sensor statistics per day, drift of the day's mean against the machine's own recent past,
-event counts, maintenance and failure recency, and the machine's master data. Every
-function works on a range of dates at once (a backfill is one job, not a loop over days).
-:func:`build_machine_daily` and :func:`build_machine_component_daily` are the tables'
-transforms as the catalog declares them (``lakehouse.gold_tables``).
+Sensor statistics per machine, sensor and day over whatever sensors the machine reported (the
+``readings`` map of silver.telemetry), with the drift of the day's mean against the machine's
+own recent past and the sensor's unit and expected range from the registry; per machine and
+day the readings, event counts, maintenance and failure recency, cycle-time slowdown and the
+machine's master data. Every function works on a range of dates at once (a backfill is one job,
+not a loop over days). The ``build_*`` functions are the tables' transforms as the catalog
+declares them (``lakehouse.gold_tables``).
 """
 
 from __future__ import annotations
@@ -17,52 +20,86 @@ from pyspark.sql import functions as F
 from transforms.ratios import ratio
 
 KEY = ["date", "plant_id", "machine_id"]
+SENSOR_KEY = [*KEY, "sensor"]
 LOOKBACK_DAYS = 365  # recency looks at the 365 days up to and including the date
+#: A registry row of this machine type holds for every machine type (sources.registry.ANY_TYPE).
+ANY_TYPE = "*"
 
 
-def sensor_stats(telemetry: DataFrame, sensors: Sequence[str]) -> DataFrame:
-    """Per (date, plant_id, machine_id): readings, covered_minutes = sum(interval_s) / 60, and per sensor
-    ``{s}_mean``, ``{s}_std`` (sample std, null with < 2 values) and ``{s}_max``, nulls ignored."""
-    aggs = [F.count("*").alias("readings"), (F.sum("interval_s") / 60.0).alias("covered_minutes")]
-    for s in sensors:
-        v = F.col(s).cast("double")
-        aggs += [F.avg(v).alias(f"{s}_mean"), F.stddev_samp(v).alias(f"{s}_std"), F.max(v).alias(f"{s}_max")]
-    return telemetry.groupBy(*KEY).agg(*aggs)
+def sensor_stats(telemetry: DataFrame) -> DataFrame:
+    """Per (date, plant_id, machine_id, sensor) of the ``readings`` values: readings (values of the sensor),
+    mean, std (sample std, null with < 2 values) and max."""
+    values = telemetry.select(*KEY, F.explode("readings").alias("sensor", "value"))
+    return values.groupBy(*SENSOR_KEY).agg(
+        F.count("value").alias("readings"),
+        F.avg("value").alias("mean"),
+        F.stddev_samp("value").alias("std"),
+        F.max("value").alias("max"),
+    )
+
+
+def reading_counts(telemetry: DataFrame) -> DataFrame:
+    """Per (date, plant_id, machine_id): readings (rows) and covered_minutes = sum(interval_s) / 60."""
+    return telemetry.groupBy(*KEY).agg(F.count("*").alias("readings"),
+                                       (F.sum("interval_s") / 60.0).alias("covered_minutes"))
 
 
 def with_drift(
     stats: DataFrame,
     history: DataFrame,
-    sensors: Sequence[str],
     windows: Sequence[int] = (7, 30),
     min_days: int = 3,
 ) -> DataFrame:
-    """Adds ``{s}_drift_{N}d`` = (day mean - avg(baseline means)) / avg(baseline within-day stds).
+    """Adds ``drift_{N}d`` = (day mean - avg(baseline means)) / avg(baseline within-day stds), per sensor.
 
-    The baseline is the machine's days in [date - N, date - 1] from ``history`` (earlier
-    gold.machine_daily rows) and ``stats`` together, ``stats`` winning where both hold a date.
-    Null with fewer than ``min_days`` baseline days having the sensor, or a null or zero denominator.
+    The baseline is the machine's days in [date - N, date - 1] with the sensor, from ``history``
+    (earlier gold.machine_sensor_daily rows) and ``stats`` together, ``stats`` winning where both
+    hold a date. Null with fewer than ``min_days`` baseline days, or a null or zero denominator.
     """
-    measures = [c for s in sensors for c in (f"{s}_mean", f"{s}_std")]
-    earlier = history.select("date", "machine_id", *measures).join(
-        stats.select("date", "machine_id"), ["date", "machine_id"], "left_anti"
+    earlier = history.select("date", "machine_id", "sensor", "mean", "std").join(
+        stats.select("date", "machine_id", "sensor"), ["date", "machine_id", "sensor"], "left_anti"
     )
     both = stats.withColumn("_current", F.lit(True)).unionByName(
         earlier.withColumn("_current", F.lit(False)), allowMissingColumns=True
     )
-    day = F.datediff(F.col("date"), F.lit("1970-01-01").cast("date"))
-    both = both.withColumn("_day", day)
-    after: dict[str, list] = {}  # each sensor's drifts follow its last statistic, as in gold.machine_daily
-    for s in sensors:
-        mean, std = F.col(f"{s}_mean"), F.col(f"{s}_std")
-        anchor = [c for c in stats.columns if c in (f"{s}_mean", f"{s}_std", f"{s}_max")][-1]
-        for n in windows:
-            w = Window.partitionBy("machine_id").orderBy("_day").rangeBetween(-n, -1)
-            drift = ratio(mean - F.avg(mean).over(w), F.avg(std).over(w))
-            enough = F.count(mean).over(w) >= min_days
-            after.setdefault(anchor, []).append(F.when(enough, drift).alias(f"{s}_drift_{n}d"))
-    columns = [x for c in stats.columns for x in (F.col(c), *after.get(c, []))]
-    return both.select(*columns, "_current").where("_current").drop("_current")
+    both = both.withColumn("_day", F.datediff(F.col("date"), F.lit("1970-01-01").cast("date")))
+    drifts = []
+    for n in windows:
+        w = Window.partitionBy("machine_id", "sensor").orderBy("_day").rangeBetween(-n, -1)
+        drift = ratio(F.col("mean") - F.avg("mean").over(w), F.avg("std").over(w))
+        drifts.append(F.when(F.count("mean").over(w) >= min_days, drift).alias(f"drift_{n}d"))
+    return both.select(*stats.columns, *drifts, "_current").where("_current").drop("_current")
+
+
+def registered(stats: DataFrame, dim_machine: DataFrame, dim_sensor: DataFrame) -> DataFrame:
+    """Adds the sensor's unit and expected range from its plant's registry: the row for the machine's type,
+    else the one for any type (``*``); null when the sensor is not registered."""
+    types = dim_machine.select("machine_id", "machine_type")
+    entries = dim_sensor.select("plant_id", F.col("sensor_id").alias("sensor"), "machine_type", "unit",
+                                "expected_min", "expected_max")
+    own = entries.where(F.col("machine_type") != ANY_TYPE)
+    anytype = entries.where(F.col("machine_type") == ANY_TYPE).select(
+        "plant_id", "sensor", *[F.col(c).alias(f"_any_{c}") for c in ("unit", "expected_min", "expected_max")])
+    joined = (stats.join(types, "machine_id", "left")
+              .join(own, ["plant_id", "sensor", "machine_type"], "left")
+              .join(anytype, ["plant_id", "sensor"], "left"))
+    return joined.select(
+        *stats.columns,
+        *[F.coalesce(F.col(c), F.col(f"_any_{c}")).alias(c) for c in ("unit", "expected_min", "expected_max")])
+
+
+def build_machine_sensor_daily(
+    telemetry: DataFrame,
+    history: DataFrame,
+    dim_machine: DataFrame,
+    dim_sensor: DataFrame,
+    windows: Sequence[int],
+) -> DataFrame:
+    """gold.machine_sensor_daily from the nights' silver telemetry and the table's own past ``history``."""
+    stats = with_drift(sensor_stats(telemetry), history, windows)
+    out = registered(stats, dim_machine, dim_sensor)
+    return out.select(*SENSOR_KEY, "unit", "readings", "mean", "std", "max", *[f"drift_{n}d" for n in windows],
+                      "expected_min", "expected_max")
 
 
 def event_counts(downtime: DataFrame, failures: DataFrame, maintenance: DataFrame) -> DataFrame:
@@ -130,16 +167,18 @@ def recency(days: DataFrame, maintenance: DataFrame, failures: DataFrame) -> tup
 
 
 def machine_daily(
-    stats: DataFrame,
+    counts: DataFrame,
     events: DataFrame,
     recency: DataFrame,
     dim_machine: DataFrame,
     dim_line: DataFrame,
+    cycle_time: DataFrame | None = None,
 ) -> DataFrame:
     """The gold.machine_daily rows: one per machine with telemetry on the date.
 
-    age_years = datediff(date, install_date) / 365.25; cycle_time_slowdown =
-    cycle_time_s_mean / the line's ideal_cycle_time_s - 1; event counts 0 where none.
+    age_years = datediff(date, install_date) / 365.25; cycle_time_slowdown = the day's mean cycle
+    time (``cycle_time``: date, machine_id, mean) / the line's ideal_cycle_time_s - 1, null for a
+    machine without a cycle-time sensor; event counts 0 where none.
     """
     machine = dim_machine.select(
         "machine_id", "line_id", "machine_type", "criticality", "downtime_cost_eur_h", "install_date"
@@ -148,23 +187,23 @@ def machine_daily(
     event_columns = ["alarm_count", "downtime_events", "downtime_minutes", "failure_count", "maintenance_count"]
     recency_columns = ["days_since_maintenance", "max_component_days_since_maintenance", "days_since_failure"]
     out = (
-        stats.join(events.select(*KEY, *event_columns), KEY, "left")
+        counts.join(events.select(*KEY, *event_columns), KEY, "left")
         .join(recency.select("date", "machine_id", *recency_columns), ["date", "machine_id"], "left")
         .join(machine, "machine_id", "left")
         .join(line, "line_id", "left")
         .fillna(0, ["alarm_count", "downtime_events", "failure_count", "maintenance_count"])
         .fillna(0.0, ["downtime_minutes"])
     )
-    age = F.datediff(F.col("date"), F.col("install_date")) / 365.25
-    if "cycle_time_s_mean" in stats.columns:
-        slowdown = ratio(F.col("cycle_time_s_mean"), F.col("ideal_cycle_time_s")) - 1
+    if cycle_time is not None:
+        out = out.join(cycle_time.select("date", "machine_id", F.col("mean").alias("_cycle_time")),
+                       ["date", "machine_id"], "left")
+        slowdown = ratio(F.col("_cycle_time"), F.col("ideal_cycle_time_s")) - 1
     else:
         slowdown = F.lit(None).cast("double")
-    stat_columns = [c for c in stats.columns if c not in KEY]
+    age = F.datediff(F.col("date"), F.col("install_date")) / 365.25
     return out.select(
         *KEY[:2], "line_id", "machine_id", "machine_type", "criticality",
-        age.alias("age_years"), "downtime_cost_eur_h",
-        *stat_columns,
+        age.alias("age_years"), "downtime_cost_eur_h", "readings", "covered_minutes",
         slowdown.alias("cycle_time_slowdown"),
         *event_columns, *recency_columns,
     )
@@ -172,7 +211,7 @@ def machine_daily(
 
 def build_machine_daily(
     telemetry: DataFrame,
-    history: DataFrame,
+    sensor_days: DataFrame,
     downtime: DataFrame,
     failures: DataFrame,
     maintenance: DataFrame,
@@ -180,19 +219,19 @@ def build_machine_daily(
     failures_year: DataFrame,
     dim_machine: DataFrame,
     dim_line: DataFrame,
-    sensors: Sequence[str],
-    windows: Sequence[int],
+    cycle_time_sensor: str,
 ) -> DataFrame:
-    """gold.machine_daily from the nights' silver rows, the table's own past ``history`` (for drift) and
-    the maintenance and failures of the year up to each night (for recency)."""
-    stats = sensor_stats(telemetry, sensors)
-    machine_recency, _ = recency(stats.select(*KEY), maintenance_year, failures_year)
+    """gold.machine_daily from the nights' silver rows, their gold.machine_sensor_daily rows (the cycle-time
+    sensor's mean) and the maintenance and failures of the year up to each night (for recency)."""
+    counts = reading_counts(telemetry)
+    machine_recency, _ = recency(counts.select(*KEY), maintenance_year, failures_year)
     return machine_daily(
-        with_drift(stats, history, sensors, windows),
+        counts,
         event_counts(downtime, failures, maintenance),
         machine_recency,
         dim_machine,
         dim_line,
+        sensor_days.where(F.col("sensor") == cycle_time_sensor),
     )
 
 

@@ -9,6 +9,14 @@ All supplier times and dates are UTC. silver.shipments holds status records: one
 
 Rolling windows and open shipments are built for a list of as-of dates in one job
 (each row repeated for the dates it belongs to), never in a loop over dates.
+
+What the source does not say stays unknown: a delivery without ``shipped_at`` has no lead
+time, one without ``delivered_qty`` is neither in full nor not (so its OTIF is unknown unless it
+was late: a late delivery is not OTIF whatever its quantity), a
+period whose shipments never say whether freight was premium has no premium figures, and a
+part without a known unit cost makes the value at risk unknown, not smaller. Averages are
+over the deliveries that say (null when none does). A rolling window that reaches before the
+first night the source was loaded says so (``window_days_covered``, ``window_complete``).
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ def scorecard(deliveries: DataFrame, inspections: DataFrame, period: str) -> Dat
     Both inputs carry the ``period`` column (a month or an as-of date) added by the caller.
     """
     premium = F.col("premium_freight")
+    said = F.count("premium_freight") > 0  # some shipment of the period says whether it was premium
     delivered = deliveries.groupBy(period, "supplier_id").agg(
         F.count("*").alias("deliveries"),
         _share("on_time").alias("on_time_rate"),
@@ -58,17 +67,22 @@ def scorecard(deliveries: DataFrame, inspections: DataFrame, period: str) -> Dat
         _share("otif").alias("otif_rate"),
         F.avg("lead_time_days").alias("lead_time_days_mean"),
         F.stddev_samp("lead_time_days").alias("lead_time_days_std"),
-        F.count(F.when(premium, 1)).alias("premium_freight_shipments"),
-        F.sum(F.when(premium, F.col("freight_cost_eur"))).alias("premium_freight_eur"),
+        F.when(said, F.count(F.when(premium, 1))).alias("premium_freight_shipments"),
+        F.when(said, F.coalesce(F.sum(F.when(premium, F.col("freight_cost_eur"))), F.lit(0.0)))
+        .alias("premium_freight_eur"),
     )
     inspected = inspections.groupBy(period, "supplier_id").agg(
         F.sum("inspected_qty").cast("long").alias("inspected_qty"),
         F.sum("defective_qty").cast("long").alias("defective_qty"),
     )
+    none_delivered = F.col("deliveries").isNull()  # inspections only: no shipment, so none premium
     out = (
         delivered.join(inspected, [period, "supplier_id"], "full")
-        .fillna(0, ["deliveries", "inspected_qty", "defective_qty", "premium_freight_shipments"])
-        .fillna(0.0, ["premium_freight_eur"])
+        .withColumn("premium_freight_shipments",
+                    F.when(none_delivered, F.lit(0)).otherwise(F.col("premium_freight_shipments")))
+        .withColumn("premium_freight_eur",
+                    F.when(none_delivered, F.lit(0.0)).otherwise(F.col("premium_freight_eur")))
+        .fillna(0, ["deliveries", "inspected_qty", "defective_qty"])
     )
     return out.select(
         period,
@@ -146,7 +160,8 @@ def supply_risk(
     A shipment is at risk if its eta > promised_at (late), or if the supplier's 90-day OTIF
     < ``otif_threshold`` and promised_at <= end of D + ``due_days`` days (due soon, or overdue).
     risk_level: 'high' if any is late, 'medium' if any other is at risk, else 'low'.
-    at_risk_value_eur = sum(ordered_qty x unit_cost_eur) over at-risk shipments (unknown cost counts 0).
+    at_risk_value_eur = sum(ordered_qty x unit_cost_eur) over at-risk shipments; null (unknown) when a
+    part of an at-risk shipment has no known unit cost.
     """
     otif = scorecard_90d.select("date", "supplier_id", F.col("otif_rate").alias("supplier_otif_90d"))
     cost = parts.select("part_id", "unit_cost_eur")
@@ -158,13 +173,15 @@ def supply_risk(
     poor = F.coalesce(F.col("supplier_otif_90d") < otif_threshold, F.lit(False))
     at_risk = late | (poor & due)
     delay_h = (F.unix_micros("eta") - F.unix_micros("promised_at")) / HOUR_US
-    value = F.col("ordered_qty") * F.coalesce(F.col("unit_cost_eur"), F.lit(0.0))
+    value = F.col("ordered_qty") * F.col("unit_cost_eur")
+    unpriced = F.count(F.when(at_risk & F.col("unit_cost_eur").isNull(), 1)) > 0
 
     out = rows.groupBy("date", "plant_id", "supplier_id").agg(
         F.count("*").alias("open_shipments"),
         F.count(F.when(at_risk, 1)).alias("at_risk_shipments"),
         F.coalesce(F.sum(F.when(at_risk, F.col("ordered_qty"))), F.lit(0)).cast("long").alias("at_risk_qty"),
-        F.coalesce(F.sum(F.when(at_risk, value)), F.lit(0.0)).alias("at_risk_value_eur"),
+        F.when(unpriced, F.lit(None).cast("double"))
+        .otherwise(F.coalesce(F.sum(F.when(at_risk, value)), F.lit(0.0))).alias("at_risk_value_eur"),
         F.max(delay_h).cast("double").alias("max_expected_delay_h"),
         F.max("supplier_otif_90d").alias("supplier_otif_90d"),
         F.max(late.cast("int")).alias("_late"),
@@ -185,13 +202,33 @@ def monthly_scorecard(shipments: DataFrame, inspections: DataFrame) -> DataFrame
 
 
 def rolling_scorecard(periods: Sequence[dt.date], shipments: DataFrame, inspections: DataFrame,
-                      days: int) -> DataFrame:
-    """gold.supplier_scorecard_90d: per as-of date of ``periods`` and supplier, over the ``days`` ending on it."""
-    return scorecard(
+                      days: int, landed: DataFrame, source: str) -> DataFrame:
+    """gold.supplier_scorecard_90d: per as-of date of ``periods`` and supplier, over the ``days`` ending on it,
+    with how many of those days the source had been loaded (``landed``: ops.landed_drops, ``source``: its
+    plant_id value, e.g. suppliers)."""
+    card = scorecard(
         rolling_window(deliveries(shipments), periods, days=days),
         rolling_window(inspections, periods, days=days),
         "date",
     )
+    return with_window_cover(card, first_loaded(landed, source), days)
+
+
+def first_loaded(landed: DataFrame, source: str) -> DataFrame:
+    """One row, ``first_loaded``: the earliest night a drop of ``source`` landed (null: none yet)."""
+    mine = landed.where((F.col("plant_id") == source) & (F.col("status") == "landed"))
+    return mine.agg(F.min("date").alias("first_loaded"))
+
+
+def with_window_cover(card: DataFrame, first: DataFrame, days: int) -> DataFrame:
+    """``window_days_covered``: days of the window ending on ``date`` on or after the first loaded night;
+    ``window_complete``: all ``days`` of them (earlier windows count from a part of the window only)."""
+    since = F.datediff(F.col("date"), F.col("first_loaded")) + 1
+    covered = F.least(F.lit(days), F.greatest(since, F.lit(0)))
+    return (card.crossJoin(first)
+            .withColumn("window_days_covered", F.coalesce(covered, F.lit(0)).cast("long"))
+            .withColumn("window_complete", F.col("window_days_covered") == days)
+            .drop("first_loaded"))
 
 
 def supply_risk_of(periods: Sequence[dt.date], shipments: DataFrame, scorecard_90d: DataFrame,

@@ -1,20 +1,22 @@
 """Bronze: the landing step, one asset per feed plus the quarantine and the drop bookkeeping.
 
-All bronze tables come from one op because a drop is read once for all its feeds. Two
+All bronze tables come from one op because a drop is read once for all its feeds. Three
 checks run with it: the reconciliation of every landed drop (blocking: nothing lost,
-nothing invented, read back from the lake) and whether any complete drop was refused.
+nothing invented, read back from the lake), whether any complete drop was refused, and
+whether any drop quarantined more of its rows than ``PLANTLAKE_QUARANTINE_MAX_SHARE`` allows
+(by default: all of them). That last one does not block the other drops' data, which is
+good, but it fails the run (``plantlake run`` exits non-zero naming the rule that took most
+rows): a night that lands nothing is not a success.
 """
 
 import dagster as dg
 
 from orchestration import partitions
 from orchestration.landing import LandingReport, land, reconcile
-from orchestration.metadata import asset_spec, key, materialized
+from orchestration.metadata import asset_spec, check_results, key, materialized
 from orchestration.resources import LakeResource, NightScope
-from sources.contracts import CONTRACTS, QUARANTINE
+from sources.contracts import BRONZE_TABLES
 from sources.landing import LANDED_DROPS
-
-BRONZE_TABLES = [c.bronze for c in CONTRACTS.values()] + [QUARANTINE]
 
 #: The landing zone itself: where lineage starts (written by plants and suppliers, not by Dagster).
 DROPS = dg.AssetSpec(
@@ -31,6 +33,12 @@ RECONCILIATION = dg.AssetCheckSpec(
     blocking=True,
     description="For every drop landed in the run: manifest rows = bronze rows + quarantined rows, read back "
     "from the lake.",
+)
+QUARANTINE_SHARE = dg.AssetCheckSpec(
+    "quarantine_share",
+    asset=key(LANDED_DROPS),
+    description="No drop of the run quarantined more of its rows than PLANTLAKE_QUARANTINE_MAX_SHARE allows "
+    "(default 1: fails only a drop that landed none of its rows); fails the run, not the other drops' data.",
 )
 ACCEPTED = dg.AssetCheckSpec(
     "drops_accepted",
@@ -60,7 +68,8 @@ def landing_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinitio
                 asset_spec(LANDED_DROPS, {"polars"}, group="bronze"),
             ]
         ],
-        check_specs=[RECONCILIATION, ACCEPTED],
+        # partitioned like the assets: each night of a run records the checks' result (metadata.check_results)
+        check_specs=[c._replace(partitions_def=partitions_def) for c in (RECONCILIATION, ACCEPTED, QUARANTINE_SHARE)],
         partitions_def=partitions_def,
         backfill_policy=partitions.single_run,
         description="Complete drops of the run's nights -> typed bronze rows, quarantine and ops.landed_drops.",
@@ -89,24 +98,46 @@ def land_nights(context: dg.AssetExecutionContext, lake: LakeResource, scope: Ni
         yield materialized(the_lake, spec, version, _slices(spec, filters), extra)
     reconciled = reconcile(the_lake, landed)
     failing = [r for r in reconciled if not r["reconciles"]]
-    yield dg.AssetCheckResult(
+    yield from check_results(context, dg.AssetCheckResult(
         check_name=RECONCILIATION.name,
         asset_key=RECONCILIATION.asset_key,
         passed=not failing,
         description=f"{len(reconciled) - len(failing)} of {len(reconciled)} drops reconcile",
         metadata={"drops": _md_table(reconciled), "failing_drops": len(failing)},
-    )
-    yield dg.AssetCheckResult(
+    ))
+    yield from check_results(context, quarantine_share(report, lake.settings().orchestration.quarantine_max_share))
+    yield from check_results(context, dg.AssetCheckResult(
         check_name=ACCEPTED.name,
         asset_key=ACCEPTED.asset_key,
         passed=not report.rejected,
         severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(report.rejected)} drops refused",
         metadata={"refused": _md_table([{"drop": d.drop_id, "reason": reason} for d, reason in report.rejected])},
-    )
+    ))
 
 
 def _slices(spec, dates):
     from lakehouse.slices import Slices
 
     return Slices.of(spec, {d: None for d in dates})
+
+
+def quarantine_share(report: LandingReport, max_share: float) -> dg.AssetCheckResult:
+    """The check of the drops' quarantined shares: its description is one line per failing drop (at most 5)."""
+    bad = [entry for entry in report.landed if entry.too_bad(max_share)]
+    lines = [entry.summary() for entry in bad[:5]] + ([f"and {len(bad) - 5} more drops"] if len(bad) > 5 else [])
+    return dg.AssetCheckResult(
+        check_name=QUARANTINE_SHARE.name,
+        asset_key=QUARANTINE_SHARE.asset_key,
+        passed=not bad,
+        description="; ".join(lines) if bad else f"every drop within the quarantine share {max_share:g}",
+        metadata={
+            "max_share": dg.MetadataValue.float(float(max_share)),
+            "failing_drops": len(bad),
+            "drops": _md_table([{"drop": e.drop.drop_id, "rows": e.drop.manifest.rows,
+                                 "quarantined": e.quarantined_rows, "share": f"{e.quarantined_share:.0%}",
+                                 "rules": ", ".join(f"{r} {n}" for r, n in sorted(e.rules.items(),
+                                                                                  key=lambda kv: -kv[1]))}
+                                for e in bad[:50]]),
+        },
+    )

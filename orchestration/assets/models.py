@@ -15,6 +15,7 @@ import dagster as dg
 
 from lakehouse import gold_tables as gold
 from lakehouse.delta import Lake
+from lakehouse.settings import Settings
 from ml import alerts, forecast, registry, scoring
 from ml import sink as alert_sink
 from ml.playbook import Playbook
@@ -22,13 +23,15 @@ from ml.tables import FAILURE_RISK, FAILURE_TRAINING_SET, MAINTENANCE_ALERTS, SA
 from ml.train import WINDOW_DAYS, build_training_set, read_training_set, train_cost, train_failure, write_training_set
 from ml.training import TrainingDataError
 from orchestration import partitions
-from orchestration.metadata import asset_spec, key, materialized
+from orchestration.metadata import asset_spec, key, materialized, mlflow_run
 from orchestration.resources import LakeResource, MLflowResource, ModelSettings, NightScope
 from orchestration.spark_io import slices_for
 from sources.silver import DIMENSION_TABLES, EVENT_TABLES
 
 FAILURE_MODEL_KEY = dg.AssetKey(["models", "failure_model"])
 COST_MODEL_KEY = dg.AssetKey(["models", "failure_cost_model"])
+#: The metadata entry of the observation an asset records when it is skipped: why (orchestration.runs.skipped).
+SKIPPED = "skipped"
 
 
 class TrainingConfig(dg.Config):
@@ -54,11 +57,13 @@ def _horizon(config: TrainingConfig, models: ModelSettings) -> int:
     return config.horizon_days or models.horizon_days
 
 
-def _model_metadata(result) -> dict:
-    metrics = {k: dg.MetadataValue.float(float(v)) for k, v in result.metrics.items() if v == v}
+def _model_metadata(result, settings: Settings) -> dict:
+    metrics = {k: dg.MetadataValue.float(v) for k, v in result.headline.items() if k != "promoted"}
     return {
         "registered_version": result.version,
-        "mlflow_run_id": result.run_id,
+        "mlflow_run_id": mlflow_run(result.run_id, settings),
+        "mlflow_runs": dg.MetadataValue.url(settings.mlflow_ui_url.rstrip("/")
+                                            + registry.view_path(result.experiment_id)),
         "promoted": result.decision.promoted,
         "decision": result.decision.reason,
         "holdout": result.holdout,
@@ -102,7 +107,8 @@ def failure_training_set(context: dg.AssetExecutionContext, config: TrainingConf
     group_name="models",
     kinds={"sklearn", "mlflow"},
     description=f"{registry.FAILURE_MODEL}: calibrated P(unplanned failure within H days) and the likely component; "
-    "registered as challenger, champion if it beats the champion's PR-AUC on the same holdout.",
+    "backtested against a logistic-regression baseline; registered as challenger, champion if it beats the baseline "
+    "and the champion's PR-AUC on the same holdout by an interval above the margin.",
 )
 def failure_model(context: dg.AssetExecutionContext, config: TrainingConfig, lake: LakeResource,
                   mlflow: MLflowResource, models: ModelSettings) -> dg.MaterializeResult:
@@ -112,7 +118,7 @@ def failure_model(context: dg.AssetExecutionContext, config: TrainingConfig, lak
                                      window_days=config.window_days)
     result = train_failure(the_lake, training_set, budget=models.alert_budget, dagster_run_id=context.run_id,
                            settings=mlflow.settings())
-    return dg.MaterializeResult(metadata=_model_metadata(result))
+    return dg.MaterializeResult(metadata=_model_metadata(result, mlflow.settings()))
 
 
 @dg.asset(
@@ -121,15 +127,22 @@ def failure_model(context: dg.AssetExecutionContext, config: TrainingConfig, lak
     group_name="models",
     kinds={"sklearn", "mlflow"},
     description=f"{registry.COST_MODEL}: EUR cost of an unplanned failure (downtime x the line's rate + repair); "
-    "champion if it beats the champion's MAE on the same holdout.",
+    "champion if it beats the per-component median and the champion's MAE on the same holdout. Skipped, with the "
+    "reason in the run's log, when the window holds no failure with a known cost.",
+    output_required=False,
 )
 def failure_cost_model(context: dg.AssetExecutionContext, config: TrainingConfig, lake: LakeResource,
-                       mlflow: MLflowResource, models: ModelSettings) -> dg.MaterializeResult:
+                       mlflow: MLflowResource, models: ModelSettings):
     the_lake = lake.lake()
     end = _end_date(config, the_lake)
-    result = train_cost(the_lake, end, window_days=config.window_days, dagster_run_id=context.run_id,
-                        settings=mlflow.settings(), playbook=Playbook.load(models.settings().playbook))
-    return dg.MaterializeResult(metadata=_model_metadata(result))
+    try:
+        result = train_cost(the_lake, end, window_days=config.window_days, dagster_run_id=context.run_id,
+                            settings=mlflow.settings(), playbook=Playbook.load(models.settings().playbook))
+    except TrainingDataError as exc:  # e.g. an export without costs: the failure model trains alone
+        context.log.warning("%s not trained: %s", registry.COST_MODEL, exc)
+        yield dg.AssetObservation(asset_key=COST_MODEL_KEY, metadata={SKIPPED: str(exc)})
+        return
+    yield dg.MaterializeResult(metadata=_model_metadata(result, mlflow.settings()))
 
 
 MODEL_ASSETS = [failure_training_set, failure_model, failure_cost_model]
@@ -160,6 +173,9 @@ def scoring_assets(partitions_def: dg.PartitionsDefinition,
         if plants == []:
             context.log.info("no plant in the run's scope: nothing to score")
             return
+        if scope.history:
+            context.log.info("a history run: its nights are not scored with today's champion")
+            return
         try:
             champions = registry.load_champions(mlflow.settings())
         except LookupError as exc:
@@ -182,7 +198,7 @@ def scoring_assets(partitions_def: dg.PartitionsDefinition,
                            scope: NightScope):
         """Raise the plants' alerts within their daily budget, then send every pending alert to the sink."""
         dates, plants, the_lake = partitions.dates(context), scope.plant_ids, lake.lake()
-        if plants == []:
+        if plants == [] or scope.history:  # history: no alert is raised or sent for nights long past
             return
         rows = alerts.alerts_for_nights(the_lake, dates, plants, budget=models.alert_budget)
         version = alerts.write_alerts(the_lake, rows, dates, plants, run_id=context.run_id)
@@ -201,8 +217,10 @@ def scoring_assets(partitions_def: dg.PartitionsDefinition,
         partitions_def=partitions_def,
         backfill_policy=partitions.single_run,
     )
-    def savings_forecast(context: dg.AssetExecutionContext, lake: LakeResource):
+    def savings_forecast(context: dg.AssetExecutionContext, lake: LakeResource, scope: NightScope):
         """Each night recomputes its month (every plant) from the month's alerts and scored days."""
+        if scope.history:  # no night of a history run was scored: nothing to forecast from
+            return
         dates, the_lake = partitions.dates(context), lake.lake()
         months = sorted({forecast.month_of(d) for d in dates})
         rows = forecast.forecast(the_lake, months)

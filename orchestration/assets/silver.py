@@ -64,7 +64,7 @@ def dimension_asset(feed: str, partitions_def: dg.PartitionsDefinition) -> dg.As
     spec = DIMENSION_TABLES[feed]
 
     def build(context, the_lake, rows, dates, plants):
-        snapshot = latest_snapshot(rows, list(CONTRACTS[feed].natural_key))
+        snapshot = latest_snapshot(rows, list(spec.natural_key))  # a registry's key includes its plant
         # Type 1 dimension: a re-run of an old night never overwrites newer attributes.
         version = the_lake.merge(
             spec,

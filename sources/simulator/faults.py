@@ -23,6 +23,7 @@ from lakehouse import storage
 from lakehouse.settings import Settings
 from sources.contracts import DATE, FLOAT64, PLANT, SUPPLIER, TIMESTAMP, contract
 from sources.landing import FAULTS
+from sources.simulator import tables
 from sources.simulator.seeds import rng
 
 log = logging.getLogger(__name__)
@@ -191,8 +192,9 @@ class Injection:
             ids = table["machine_id"]
             limit = pc.sum(pc.equal(ids, ids[0])).as_py() if table.num_rows else 0
         kind, r = self.kind, self.r
-        numbers = [f.name for f in spec.fields if pa.types.is_integer(f.type) or f.type == FLOAT64]
-        times = [f.name for f in spec.fields if f.type in (TIMESTAMP, DATE)]
+        fields = list(tables.schema(self.feed))  # the file's columns: a sensor feed's sensors too
+        numbers = [f.name for f in fields if pa.types.is_integer(f.type) or f.type == FLOAT64]
+        times = [f.name for f in fields if f.type in (TIMESTAMP, DATE)]
         if kind == "unparsable_number":
             row, column = _cell(table, numbers, r, limit)
             self._text = (row, column, UNPARSABLE_NUMBER)
@@ -200,7 +202,7 @@ class Injection:
             row, column = _cell(table, times, r, limit)
             self._text = (row, column, UNPARSABLE_DATE)
         elif kind == "nan_inf":
-            row, column = _cell(table, [f.name for f in spec.fields if f.type == FLOAT64], r, limit)
+            row, column = _cell(table, [f.name for f in fields if f.type == FLOAT64], r, limit)
             bad = float("inf") if fmt == "jsonl" or r.random() < 0.5 else float("nan")
             table = _set(table, column, row, bad)
         elif kind == "negative_count":

@@ -75,10 +75,13 @@ class TextEncoder:
         if fmt == "csv" and self.dialect.timestamp_format == "iso" and self.timezone != "UTC":
             raise ValueError(f"{mapping.name}: the simulator writes ISO timestamps in UTC only")
         self.contract_columns = set(contract(feed).names)
+        self.sensor_headers = {s.sensor: header for header, s in mapping.sensor_maps(feed).items()}
 
     def header(self, column: str) -> str:
-        """The file's header for a column (columns outside the contract keep their name)."""
-        return self.mapping.source_header(self.feed, column) if column in self.contract_columns else column
+        """The file's header for a column (a sensor's as the mapping declares it; others keep their name)."""
+        if column in self.contract_columns:
+            return self.mapping.source_header(self.feed, column)
+        return self.sensor_headers.get(column, column)
 
     # -- cells ------------------------------------------------------------------------------------
     def cells(self, table: pa.Table) -> pa.Table:

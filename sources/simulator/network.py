@@ -13,16 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sources.contracts import COMPONENTS as CONTRACT_COMPONENTS
 from sources.simulator import sensors, suppliers
 from sources.simulator.components import CRITICALITY_FACTOR
-from sources.simulator.components import NAMES as COMPONENT_NAMES
 from sources.simulator.config import SimulationConfig
 from sources.simulator.geography import Site, plant_sites
 from sources.simulator.seeds import rng
 from sources.simulator.suppliers import SupplyNetwork
-
-assert set(COMPONENT_NAMES) <= set(CONTRACT_COMPONENTS)
 
 #: The date plant OEE levels refer to; trends run from here.
 REFERENCE_DATE = dt.date(2026, 1, 1)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sources.contracts import MACHINE_TYPES
 from sources.simulator.components import NAMES as COMPONENT_NAMES
 
-#: Sensor columns of the telemetry contract, in the order the simulator computes them.
+#: The simulator's sensors (their ids in the registry, and their headers in its own format: the
+#: ``plantlake`` mapping declares them), in the order the simulator computes them.
 SENSORS = ("temperature_c", "vibration_mm_s", "current_a", "pressure_bar", "cycle_time_s", "voltage_v",
            "rotation_rpm")
 TEMP, VIB, CUR, PRES, CYCLE, VOLT, RPM = range(len(SENSORS))
@@ -30,7 +30,8 @@ PROFILES: dict[str, tuple[float | None, ...]] = {
     "welder":         (30.0, None, 300.0, 5.0,  1.0, 400.0, None),
     "assembly_robot": (15.0, 1.5, 18.0,  6.0,   1.0, 400.0, 1200.0),
 }
-assert set(PROFILES) == set(MACHINE_TYPES)
+#: The simulator's machine types (the ``plantlake`` mapping registers their sensors and components).
+MACHINE_TYPES = tuple(PROFILES)
 
 #: Level while the machine stands still, as a share of the running level (temperature cools
 #: towards ambient instead; cycle time is null when no cycle runs).

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
-from scipy.signal import lfilter
 
 from sources.contracts import TIMESTAMP
 from sources.simulator import sensors, timeline
@@ -57,6 +56,8 @@ def _interval_means(values: np.ndarray, valid: np.ndarray, step: int) -> tuple[n
 
 
 def block(day: PlantDay, idx: np.ndarray, machine_ids: pa.Array, stamps: pa.Array, step: int = 1) -> pa.Table:
+    from scipy.signal import lfilter  # here, not with the module: the CLI imports the simulator
+
     assets = day.assets
     n, b = day.minutes, len(idx)
     starts = np.arange(0, n, step)
