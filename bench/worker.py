@@ -125,17 +125,14 @@ class Worker:
 
     def task_retrain(self, task: dict) -> dict:
         """The weekly retrain job (training set, both models, promotion gate) on the lake's nights; ok when
-        a failure model is champion afterwards."""
+        a failure model is champion afterwards (crowned for the measurement if the gate kept it challenger)."""
+        from bench.network import crown_for_measurement
         from ml import registry
         from orchestration.runs import failures, retrain
 
         end = dt.date.fromisoformat(task["end"]) if task.get("end") else None
         result = retrain(dagster_instance=self.instance, log_level=task.get("log_level", "WARNING"), end_date=end)
-        client = registry.client()
-        versions = {}
-        for name in (registry.FAILURE_MODEL, registry.COST_MODEL):
-            champion = registry.version_by_alias(client, name, registry.CHAMPION)
-            versions[name] = str(champion.version) if champion is not None else None
+        versions = crown_for_measurement()
         return {"_ok": result.success and versions[registry.FAILURE_MODEL] is not None,
                 "failures": failures(result), "champions": versions}
 
