@@ -46,8 +46,9 @@ serve: install
 bi: install
 	bash bi/up.sh $(BI_ARGS)
 
-# One night at 1, 4 and 16 plants x 100 machines, the 30-night history; at most 15 minutes on 2 cores.
-# Then the 16x100 night through a real dagster-daemon against plantlake run (bench/daemon.py).
+# One night at 1, 4 and 16 plants x 100 machines, the 30-night history (at most 15 minutes on 2 cores); the BI
+# endpoint; ten years of a supplier export and the Azure plant as history runs (about 12 minutes); then the
+# 16x100 night through a real dagster-daemon against plantlake run (about 2 minutes, bench/daemon.py).
 bench: install
 	$(BIN)/python -m bench.run quick $(BENCH_ARGS)
 	$(BIN)/python -m bench.serve
