@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ml import features as F
 from ml.labels import LABEL, label_frame
@@ -244,20 +243,7 @@ def monitor_row(night: dt.date, model_name: str, version: str, *, is_champion: b
     return row
 
 
-def as_table(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, spec) -> pa.Table:
-    """Rows as Arrow with ``spec``'s exact schema (NaN becomes null)."""
-    frame = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows, columns=spec.column_names)
-    frame = frame.astype(object).where(frame.notna(), None)
-    return pa.Table.from_pandas(frame, schema=spec.schema, preserve_index=False)
-
-
 # -- from the lake and MLflow -----------------------------------------------------------------------------------
-def _read(lake, table: str, first: dt.date, last: dt.date, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    rows = lake.read(table, filters=[("date", ">=", first), ("date", "<=", last)], missing_ok=True,
-                     columns=list(columns) if columns else None)
-    return rows.to_pandas() if rows.num_rows else pd.DataFrame(columns=list(columns or rows.column_names))
-
-
 _RISK = ("date", "plant_id", "line_id", "machine_id", "horizon_days", "failure_probability", "model_version")
 _FAILURES = ("date", "machine_id", "failed_at", "component")
 
@@ -273,11 +259,11 @@ class ProductionData:
 
     @classmethod
     def read(cls, lake, first: dt.date, last: dt.date) -> ProductionData:
-        from ml.outcomes import alert_actions, read_outcomes
+        from ml.outcomes import alert_actions, read_days, read_outcomes
 
-        risk = _read(lake, "gold.failure_risk", first, last, _RISK)
+        risk = read_days(lake, "gold.failure_risk", first, last, _RISK)
         risk["date"] = pd.to_datetime(risk["date"]).dt.date
-        return cls(risk, _read(lake, "silver.failures", first, last, _FAILURES), alert_actions(lake, first, last),
+        return cls(risk, read_days(lake, "silver.failures", first, last, _FAILURES), alert_actions(lake, first, last),
                    read_outcomes(lake, first, last))
 
 

@@ -24,11 +24,13 @@ default: it needs no un-acted alerts, which a plant that acts on every alert nev
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
+from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
 from ml.forecast import month_of
 from ml.tables import ALERT_OUTCOMES, OUTCOME_DAYS, REALIZED_SAVINGS
@@ -123,10 +125,19 @@ def realized_savings(outcomes: pd.DataFrame, months: Iterable[dt.date], labour_r
     return out.sort_values(["month", "plant_id"], kind="stable").reset_index(drop=True)
 
 
-def savings_table(rows: pd.DataFrame) -> pa.Table:
-    """Rows as Arrow with gold.realized_savings' exact schema (None and NaN become nulls)."""
-    frame = rows[REALIZED_SAVINGS.column_names].astype(object).where(rows.notna(), None)
-    return pa.Table.from_pandas(frame, schema=REALIZED_SAVINGS.schema, preserve_index=False)
+def as_table(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, spec: TableSpec) -> pa.Table:
+    """Rows as Arrow with ``spec``'s exact schema (None and NaN become nulls)."""
+    frame = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows, columns=spec.column_names)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return pa.Table.from_pandas(frame, schema=spec.schema, preserve_index=False)
+
+
+def read_days(lake: Lake, spec: TableSpec | str, first: dt.date, last: dt.date,
+              columns: Sequence[str] | None = None, version: int | None = None) -> pd.DataFrame:
+    """A table's rows dated in [first, last] (empty, with its columns, before the table exists)."""
+    rows = lake.read(spec, filters=[("date", ">=", first), ("date", "<=", last)], missing_ok=True,
+                     columns=list(columns) if columns else None, version=version)
+    return rows.to_pandas() if rows.num_rows else pd.DataFrame(columns=list(columns or rows.column_names))
 
 
 def months_redone(nights: Sequence[dt.date]) -> list[dt.date]:
@@ -137,9 +148,7 @@ def months_redone(nights: Sequence[dt.date]) -> list[dt.date]:
 def read_outcomes(lake: Lake, first: dt.date, last: dt.date, columns: Sequence[str] | None = None,
                   version: int | None = None) -> pd.DataFrame:
     """gold.alert_outcomes rows dated in [first, last] (empty, with its columns, before the table exists)."""
-    rows = lake.read(ALERT_OUTCOMES, filters=[("date", ">=", first), ("date", "<=", last)], missing_ok=True,
-                     columns=list(columns) if columns else None, version=version)
-    return rows.to_pandas() if rows.num_rows else pd.DataFrame(columns=list(columns or ALERT_OUTCOMES.column_names))
+    return read_days(lake, ALERT_OUTCOMES, first, last, columns, version)
 
 
 def savings_for_months(lake: Lake, months: Sequence[dt.date], labour_rate_eur_h: float,
@@ -150,7 +159,7 @@ def savings_for_months(lake: Lake, months: Sequence[dt.date], labour_rate_eur_h:
         return REALIZED_SAVINGS.schema.empty_table()
     last = (pd.Timestamp(firsts[-1]) + pd.offsets.MonthEnd(0)).date()
     outcomes = read_outcomes(lake, firsts[0] - dt.timedelta(days=OUTCOME_DAYS), last)
-    return savings_table(realized_savings(outcomes, firsts, labour_rate_eur_h, method))
+    return as_table(realized_savings(outcomes, firsts, labour_rate_eur_h, method), REALIZED_SAVINGS)
 
 
 def write_savings(lake: Lake, rows: pa.Table, months: Sequence[dt.date], *, run_id: str | None = None) -> int:
