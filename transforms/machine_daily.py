@@ -56,13 +56,16 @@ def with_drift(
     (earlier gold.machine_sensor_daily rows) and ``stats`` together, ``stats`` winning where both
     hold a date. Null with fewer than ``min_days`` baseline days, or a null or zero denominator.
     """
-    earlier = history.select("date", "machine_id", "sensor", "mean", "std").join(
-        stats.select("date", "machine_id", "sensor"), ["date", "machine_id", "sensor"], "left_anti"
-    )
+    # One pass over ``stats``: a history row is dropped where ``stats`` holds its day (a window on
+    # the union, not an anti-join, which would compute ``stats`` a second time).
     both = stats.withColumn("_current", F.lit(True)).unionByName(
-        earlier.withColumn("_current", F.lit(False)), allowMissingColumns=True
+        history.select("date", "machine_id", "sensor", "mean", "std").withColumn("_current", F.lit(False)),
+        allowMissingColumns=True,
     )
-    both = both.withColumn("_day", F.datediff(F.col("date"), F.lit("1970-01-01").cast("date")))
+    same_day = Window.partitionBy("machine_id", "sensor", "date")
+    both = (both.withColumn("_shadowed", ~F.col("_current") & F.max("_current").over(same_day))
+            .where(~F.col("_shadowed"))
+            .withColumn("_day", F.datediff(F.col("date"), F.lit("1970-01-01").cast("date"))))
     drifts = []
     for n in windows:
         w = Window.partitionBy("machine_id", "sensor").orderBy("_day").rangeBetween(-n, -1)
