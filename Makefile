@@ -26,8 +26,11 @@ install: java $(STAMP)
 demo: install
 	$(BIN)/plantlake demo
 
+# The suite on WORKERS pytest-xdist workers; the files that share a lake go to one worker together
+# (tests/conftest.py, docs/testing.md). WORKERS=0 runs it in this one process.
+WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
 
 # The inner loop before a commit: ruff, then the tests that need no JVM, no server and no S3 (docs/testing.md).
 check: $(STAMP)

@@ -22,12 +22,23 @@ TEST_BUCKET = "plantlake-test"
 #: The Spark drivers of the tests (this process's and every ``plantlake run`` it starts) JIT-compile with C1
 #: only: a test's JVM lives for minutes on tiny data, where C2's compilations cost more than they win back
 #: (a cold ``plantlake run`` of three tiny nights: about 75 s -> 50 s on 2 cores at a load of 5). Results are
-#: the same.
-TEST_SPARK_CONF = "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1"
+#: the same. C1 alone reserves 48 MB for compiled code, which a session's JVM fills within minutes: the JVM then
+#: stops compiling and interprets the rest of the session ("CodeCache is full"), so the cache is made larger.
+TEST_SPARK_CONF = "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+
+
+#: Session fixtures that build a lake (minutes): the files whose tests use one form one unit of work for the
+#: xdist workers (``make test``), so each is built once. Collection fails if a test of another file uses one.
+SHARED_LAKES = {
+    "night_story": ("test_pipeline.py", "test_bench_reference.py", "test_faults.py"),
+    "simulated_champion": ("test_ml_quality.py", "test_soak.py", "test_outcomes_simulator.py"),
+}
 
 
 def pytest_collection_modifyitems(config, items):
-    """``spark`` for tests that use the Spark session, ``s3`` for tests that use the S3 server."""
+    """``spark`` for tests that use the Spark session, ``s3`` for tests that use the S3 server; then the
+    order the workers take them in: the shared lakes' files first, then the files with slow tests (the
+    longest units start first, so no worker is left with one at the end)."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         params = getattr(getattr(item, "callspec", None), "params", {})
@@ -35,6 +46,32 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.spark)
         if names & {"s3", "s3_env"} or params.get("lake") == "s3":
             item.add_marker(pytest.mark.s3)
+        for fixture, files in SHARED_LAKES.items():
+            if fixture in names and item.path.name not in files:
+                raise pytest.UsageError(f"{item.nodeid} uses {fixture}: add {item.path.name} to SHARED_LAKES")
+    shared = {name for files in SHARED_LAKES.values() for name in files}
+    slow = {item.path.name for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: 0 if item.path.name in shared else 1 if item.path.name in slow else 2)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` (``make test``): whole files to each worker, as ``loadfile``, except that the files
+    sharing a lake (:data:`SHARED_LAKES`) go to one worker together, in the order collected. (xdist's own
+    loadgroup needs ``xdist_group`` marks, which it applies by rewriting node ids in a way pytest 9 ignores.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    unit = {name: fixture for fixture, files in SHARED_LAKES.items() for name in files}
+
+    class SharedLakeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return unit.get(path.rsplit("/", 1)[-1], path)
+
+    config.option.loadscopereorder = False  # keep the collection's order: the longest units first
+    return SharedLakeScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)
