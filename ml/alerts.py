@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from lakehouse.delta import Lake
 from lakehouse.settings import get_settings
-from ml.tables import MAINTENANCE_ALERTS
+from ml.tables import MAINTENANCE_ALERTS, as_table
 
 PENDING, DELIVERED = "pending", "delivered"
 _STATE = ("status", "raised_at", "delivered_at", "delivery_attempts", "last_error")
@@ -81,8 +81,7 @@ def alerts_table(rows: pd.DataFrame) -> pa.Table:
     frame["rank_in_plant"] = frame["rank_in_plant"].astype(np.int64)
     for column in ("raised_at", "delivered_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    frame = frame.astype(object).where(frame.notna(), None)
-    return pa.Table.from_pandas(frame, schema=MAINTENANCE_ALERTS.schema, preserve_index=False)
+    return as_table(frame, MAINTENANCE_ALERTS)
 
 
 def _read(lake: Lake, table, dates: Sequence[dt.date], plants: Sequence[str] | None) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from lakehouse.delta import Lake
-from ml.tables import SAVINGS_FORECAST
+from ml.tables import SAVINGS_FORECAST, as_table
 
 
 def month_of(day: dt.date) -> dt.date:
@@ -61,7 +61,7 @@ def forecast(lake: Lake, months: Iterable[dt.date]) -> pa.Table:
                        columns=["date", "plant_id", "alert_id", "failure_probability", "expected_saving_eur"])
     scored = lake.read("gold.failure_risk", filters=ranges, missing_ok=True, columns=["date", "plant_id"])
     rows = savings_forecast(alerts.to_pandas(), scored.to_pandas())
-    return pa.Table.from_pandas(rows, schema=SAVINGS_FORECAST.schema, preserve_index=False)
+    return as_table(rows, SAVINGS_FORECAST)
 
 
 def write_forecast(lake: Lake, rows: pa.Table, months: Sequence[dt.date], *, run_id: str | None = None) -> int:

@@ -24,8 +24,7 @@ default: it needs no un-acted alerts, which a plant that acts on every alert nev
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +32,7 @@ import pyarrow as pa
 from lakehouse.catalog import TableSpec
 from lakehouse.delta import Lake
 from ml.forecast import month_of
-from ml.tables import ALERT_OUTCOMES, OUTCOME_DAYS, REALIZED_SAVINGS
+from ml.tables import ALERT_OUTCOMES, OUTCOME_DAYS, REALIZED_SAVINGS, as_table
 
 METHODS = ("probability", "comparable")
 MISSED = "missed_failure"
@@ -123,13 +122,6 @@ def realized_savings(outcomes: pd.DataFrame, months: Iterable[dt.date], labour_r
         })
     out = pd.DataFrame(rows, columns=REALIZED_SAVINGS.column_names)
     return out.sort_values(["month", "plant_id"], kind="stable").reset_index(drop=True)
-
-
-def as_table(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, spec: TableSpec) -> pa.Table:
-    """Rows as Arrow with ``spec``'s exact schema (None and NaN become nulls)."""
-    frame = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows, columns=spec.column_names)
-    frame = frame.astype(object).where(frame.notna(), None)
-    return pa.Table.from_pandas(frame, schema=spec.schema, preserve_index=False)
 
 
 def read_days(lake: Lake, spec: TableSpec | str, first: dt.date, last: dt.date,

@@ -25,7 +25,7 @@ from lakehouse.delta import Lake
 from lakehouse.settings import get_settings
 from ml import features as F
 from ml.playbook import Playbook
-from ml.tables import FAILURE_RISK
+from ml.tables import FAILURE_RISK, as_table
 from ml.threads import compute_threads
 
 
@@ -85,12 +85,6 @@ def score(champions: Champions, machine_daily: pd.DataFrame, component_daily: pd
     return predicted[FAILURE_RISK.column_names]
 
 
-def risk_table(rows: pd.DataFrame) -> pa.Table:
-    """Rows as Arrow with gold.failure_risk's exact schema (NaN costs become nulls)."""
-    rows = rows[FAILURE_RISK.column_names].astype(object).where(rows.notna(), None)
-    return pa.Table.from_pandas(rows, schema=FAILURE_RISK.schema, preserve_index=False)
-
-
 def read_inputs(lake: Lake, dates: Sequence[dt.date], plants: Sequence[str] | None = None,
                 history_days: int = F.HISTORY_DAYS) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int | None]]:
     """gold.machine_daily with its sensors' statistics (gold.machine_sensor_daily; ``history_days`` before the
@@ -135,7 +129,7 @@ def score_night(lake: Lake, dates: Sequence[dt.date] | dt.date, plants: Sequence
     champions = champions or load_champions()
     playbook = playbook or Playbook.load(get_settings().ml.playbook)
     daily, component, _ = read_inputs(lake, dates, plants)
-    return risk_table(score(champions, daily, component, dates, playbook))
+    return as_table(score(champions, daily, component, dates, playbook), FAILURE_RISK)
 
 
 def write_risk(lake: Lake, rows: pa.Table, dates: Sequence[dt.date], plants: Sequence[str] | None = None, *,

@@ -6,6 +6,12 @@ model's signature and nightly scoring cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
 from lakehouse.catalog import (
     BOOL,
     DATE,
@@ -409,3 +415,10 @@ MODEL_PROMOTIONS = TableSpec(
 
 ML_TABLES = [FAILURE_TRAINING_SET, FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST, ALERT_OUTCOMES,
              REALIZED_SAVINGS, MODEL_MONITOR, FEATURE_DRIFT, MODEL_PROMOTIONS]
+
+
+def as_table(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, spec: TableSpec) -> pa.Table:
+    """Rows (dicts or a frame) as Arrow with ``spec``'s exact schema and column order (None and NaN become nulls)."""
+    frame = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame) else rows, columns=spec.column_names)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return pa.Table.from_pandas(frame, schema=spec.schema, preserve_index=False)

@@ -22,6 +22,7 @@ from ml.tables import (
     FEATURE_DRIFT,
     MODEL_MONITOR,
     REALIZED_SAVINGS,
+    as_table,
 )
 from orchestration import partitions
 from orchestration.metadata import asset_spec, check_results, key, materialized, mlflow_run
@@ -89,9 +90,9 @@ def monitor_assets(partitions_def: dg.PartitionsDefinition,
             the_lake, nights, model_name=registry.FAILURE_MODEL, budget=settings.alert_budget,
             window_days=settings.monitor_window_days, drift_days=settings.drift_days,
             psi_threshold=settings.drift_psi_threshold, min_alerts=settings.monitor_min_alerts, client=client)
-        monitor_version = the_lake.replace_slices(MODEL_MONITOR, outcomes.as_table(rows, MODEL_MONITOR),
+        monitor_version = the_lake.replace_slices(MODEL_MONITOR, as_table(rows, MODEL_MONITOR),
                                                   {n: None for n in nights}, run_id=context.run_id)
-        drift_version = the_lake.replace_slices(FEATURE_DRIFT, outcomes.as_table(drift, FEATURE_DRIFT),
+        drift_version = the_lake.replace_slices(FEATURE_DRIFT, as_table(drift, FEATURE_DRIFT),
                                                 {n: None for n in nights}, run_id=context.run_id)
         logged = {}
         for version in sorted(set(rows["model_version"])):
