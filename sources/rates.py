@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 
 import polars as pl
 
@@ -25,7 +24,8 @@ class RatesProblem(ValueError):
 
 
 @functools.lru_cache(maxsize=8)
-def _parse(digest: str, data: bytes, where: str) -> pl.DataFrame:
+def _parse(data: bytes, where: str) -> pl.DataFrame:
+    """The table parsed and checked; cached by its content, so each file read parses it once."""
     try:
         frame = pl.read_csv(data, infer_schema=False)
     except pl.exceptions.PolarsError as exc:
@@ -58,7 +58,7 @@ def rates(settings: Settings | None = None) -> pl.DataFrame:
         data = storage.read_bytes(where, settings)
     except FileNotFoundError:
         raise RatesProblem(f"rates table {where} (PLANTLAKE_FX_RATES) does not exist") from None
-    return _parse(hashlib.sha256(data).hexdigest(), data, where)
+    return _parse(data, where)
 
 
 def to_eur(values: pl.Series, currency: str, days: pl.Series, table: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
