@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lakehouse.catalog import DATE, TIMESTAMP
 from lakehouse.settings import get_settings
@@ -152,31 +152,20 @@ class FeedMap(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     file: str | None = None  # glob of the file name inside a drop (or an export folder); ".gz" is always accepted
-    columns: dict[str, str | ColumnMap] = Field(default_factory=dict)  # source header (or position) -> column
+    columns: dict[series.SourceColumn, str | ColumnMap] = Field(default_factory=dict)  # source column -> column
     constants: dict[str, Any] = Field(default_factory=dict)
     same_as: dict[str, str] = Field(default_factory=dict)  # contract column -> contract column it copies
-    ignore: list[str] = Field(default_factory=list)
+    ignore: list[series.SourceColumn] = Field(default_factory=list)
     ignore_unmapped: bool = False  # true: headers neither mapped nor ignored are left out, not unknown
     dialect: dict[str, Any] = Field(default_factory=dict)  # overrides of the mapping's dialect
-    # -- a sensor feed: source header (or position) -> sensor (its registry entry) --
-    sensors: dict[str, registry.SensorMap | str | None] = Field(default_factory=dict)  # None: named as the header
+    # -- a sensor feed: source header (or position) -> sensor (its registry entry; None: named as the header) --
+    sensors: dict[series.SourceColumn, registry.SensorMap | str | None] = Field(default_factory=dict)
     # -- a feed derived from another's records (run-to-failure: sources.series) --
     from_feed: str | None = Field(default=None, alias="from")  # the feed whose records the rows are
     when: Literal["first", "last"] | series.Occurs | None = None  # which records: each unit's first or last,
     #                                                               or those a status column marks
     take: dict[str, str] = Field(default_factory=dict)  # column <- the source feed's column (default: same
     #                                                    names, and the event time <- the source's event time)
-
-    @field_validator("columns", "sensors", mode="before")
-    @classmethod
-    def _positions(cls, value: Any) -> Any:
-        """``1: machine_id`` names a column by its position (headerless files): keys are kept as text."""
-        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
-
-    @field_validator("ignore", mode="before")
-    @classmethod
-    def _ignored_positions(cls, value: Any) -> Any:
-        return [str(v) for v in value] if isinstance(value, list) else value
 
     @model_validator(mode="after")
     def _inside_the_drop(self) -> FeedMap:

@@ -19,17 +19,26 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator, model_validator
 
 from lakehouse.catalog import TIMESTAMP
 
 UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|h|d)\s*$")
 MICROS = 1_000_000
+
+
+def _as_text(value: object) -> object:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+#: A source column of a mapping: a header, or a position in a headerless file (YAML reads ``1`` as a number,
+#: kept here as the text ``"1"``, the way headerless files are named).
+SourceColumn = Annotated[str, BeforeValidator(_as_text)]
 
 
 def duration(value: object) -> object:
@@ -56,7 +65,7 @@ class Counter(BaseModel):
     period: dt.timedelta  # time between two counts (90s, 30min, 2h, 1d, or ISO 8601)
     first: int = 1  # the count of a unit's first record (at its start)
     start: dt.datetime | dt.date | None = None  # every unit's start; with stagger, unit 1's
-    start_column: str | None = None  # or: a source column holding each row's unit start (a timestamp)
+    start_column: SourceColumn | None = None  # or: a source column holding each row's unit start (a timestamp)
     stagger: dt.timedelta | None = None  # unit n starts (n - 1) x stagger after ``start``
     unit: str = "machine_id"  # contract column whose source value is the unit's number (for stagger)
 
@@ -64,11 +73,6 @@ class Counter(BaseModel):
     @classmethod
     def _duration(cls, value: object) -> object:
         return duration(value)
-
-    @field_validator("start_column", mode="before")
-    @classmethod
-    def _position(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) else value
 
     @model_validator(mode="after")
     def _check(self) -> Counter:
@@ -112,13 +116,8 @@ class Occurs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    column: str  # source header, or position in a headerless file
+    column: SourceColumn  # source header, or position in a headerless file
     equals: list[str]
-
-    @field_validator("column", mode="before")
-    @classmethod
-    def _position(cls, value: object) -> object:
-        return str(value) if isinstance(value, int) else value
 
     @field_validator("equals", mode="before")
     @classmethod
