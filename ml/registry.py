@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import json
 import logging
 import math
@@ -264,11 +265,20 @@ def load_champions(settings: Settings | None = None, alias: str = CHAMPION) -> C
         raise missing
     cost = version_by_alias(mlflow_client, COST_MODEL, alias)
     return Champions(
-        failure=load_version(FAILURE_MODEL, failure.version),
+        failure=_loaded(uri, FAILURE_MODEL, str(failure.version), failure.run_id),
         failure_version=str(failure.version),
-        cost=load_version(COST_MODEL, cost.version) if cost is not None else None,
+        cost=_loaded(uri, COST_MODEL, str(cost.version), cost.run_id) if cost is not None else None,
         cost_version=str(cost.version) if cost is not None else None,
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded(uri: str, name: str, version: str, run_id: str):
+    """A registered version, loaded once per process: its artifacts never change, and the run that logged it
+    tells it from a version of the same number in a registry deleted and made again. Nights run one after
+    another in one process (the soak, the tests) score with what the first one loaded; the alias is resolved
+    every time, so a new champion is loaded at once."""
+    return load_version(name, version)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """A simulated network big enough to train on, run through the real nightly pipeline.
 
-3 plants x 40 machines x 150 nights at 10-minute readings (the simulator's
-``telemetry_interval_s``): about 18,000 machine-days and 300 failures, the data behind
-the simulator's quality floor. ``python -m tests.mlnetwork DIR`` builds it outside pytest.
+One plant x 120 machines x 150 nights at 30-minute readings (the simulator's
+``telemetry_interval_s``): 18,000 machine-days and about 300 failures, the data behind
+the simulator's quality floor. What a backfill costs follows the nights and the drops
+(one per plant and night) more than the readings, and what the model learns follows the
+machine-days: so one plant, half-hourly (docs/models.md, Quality floors).
+``python -m tests.mlnetwork DIR`` builds it outside pytest.
 
 In the tests it is the ``simulated_champion`` fixture's network (tests/conftest.py): built once
 per session and trained by the weekly retrain job, for the quality floor and the soak.
@@ -24,9 +27,9 @@ from tests.backfill import backfill
 class TrainingNetwork:
     start: dt.date = dt.date(2025, 6, 2)
     days: int = 150
-    plants: int = 3
-    machines_per_plant: int = 40
-    telemetry_interval_s: int = 600
+    plants: int = 1
+    machines_per_plant: int = 120
+    telemetry_interval_s: int = 1800
     seed: int = 42
 
     @property

@@ -6,10 +6,11 @@ table is at a committed version (no partial slice is visible), the rerun complet
 reconcile exactly, and the tables equal those of one clean run.
 
 The clean run is the session's pipeline story (``night_story``: the same tiny network and nights,
-every night landed again at its end; its re-run gives the tables of its first run). The runs that
-only prepare a lake for a fault, or complete it afterwards, run in this process (``run_nights``
-with an in-memory Dagster instance): a process of their own would prove nothing more and start
-one more JVM each. The rerun after the store came back is the exception: it is the night on S3
+every night landed again at its end; its re-run gives the tables of its first run); the gold step
+is killed in a run of its last night again, on a copy of its home. The runs that only prepare a
+lake for a fault, or complete it afterwards, run in this process (``run_nights`` with an
+in-memory Dagster instance): a process of their own would prove nothing more and start one more
+JVM each. The rerun after the store came back is the exception: it is the night on S3
 at DEBUG with every secret set whose output, Dagster records and tables are searched for the
 secrets (it was tests/test_security.py's own night).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -34,14 +36,13 @@ from orchestration.runs import failures, run_nights
 from orchestration.ui import group_alive
 from sources.landing import list_complete
 from tests.conftest import TEST_SPARK_CONF
-from tests.pipeline import NIGHTS, START, tiny_network
+from tests.pipeline import NIGHTS, START, file_digest, tiny_network
 from tests.servers import SeaweedFS, venv_command
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 D1, LAST = START, START + dt.timedelta(days=NIGHTS - 1)
-BEFORE_LAST = LAST - dt.timedelta(days=1)
 NIGHTS_ARGS = ["--date", str(D1), "--to", str(LAST)]
 WEBHOOK_SECRET = "whk-secret-4f9e2c81d7"
 
@@ -104,10 +105,10 @@ def wait_until(condition, proc: subprocess.Popen, timeout: float = 300, every: f
         time.sleep(every)
 
 
-def run_here(home: Path, start_night: dt.date, end: dt.date | None = None, plants: list[str] | None = None) -> None:
+def run_here(home: Path, start_night: dt.date, end: dt.date | None = None, *, reland: bool = False) -> None:
     """The nights under ``home`` in this process (its warm Spark session, an in-memory Dagster instance)."""
     with plantlake_home(home):
-        result = run_nights(start_night, end, plants, dagster_instance=dg.DagsterInstance.ephemeral(),
+        result = run_nights(start_night, end, reland=reland, dagster_instance=dg.DagsterInstance.ephemeral(),
                             log_level="WARNING")
     assert result.success, failures(result)
 
@@ -166,50 +167,55 @@ def test_landing_killed_mid_write_then_rerun(tmp_path, reference):
         assert differences(contents(lake), reference) == []
 
 
-def test_gold_step_killed_mid_write_then_rerun(tmp_path, reference):
+def test_gold_step_killed_mid_write_then_rerun(tmp_path, night_story, reference):
+    """On a copy of the clean run's home, the last night run again (``--reland``) is killed inside its Spark gold
+    step: the table keeps its version and the night's slice its files; the rerun gives the clean run's tables."""
+    shutil.copytree(night_story.home, tmp_path, dirs_exist_ok=True)
     with plantlake_home(tmp_path):
-        tiny_network(tmp_path / "landing", days=NIGHTS)
         lake = Lake()
-    run_here(tmp_path, D1, BEFORE_LAST)  # the nights before, in gold already
-    gold_before = lake.version("gold.machine_daily")
-    rows_before = lake.count("gold.machine_daily")
+        gold_before = lake.version("gold.machine_daily")
+        rows_before = lake.count("gold.machine_daily")
+        slice_before = file_digest(lake, "gold.machine_daily", [("date", "=", LAST)])
+    assert slice_before
     env = run_env(tmp_path, "b")
     instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
     instance.get_run_records(limit=1)  # the instance's storage exists before the run opens it
 
-    def gold_started() -> bool:
+    def gold(event_type: dg.DagsterEventType) -> bool:
         for record in instance.get_run_records(limit=1):
-            for entry in instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_START):
-                if entry.step_key == "gold_machine_daily":
-                    return True
+            if any(e.step_key == "gold_machine_daily" for e in instance.all_logs(record.dagster_run.run_id,
+                                                                                 of_type=event_type)):
+                return True
         return False
 
-    proc = start(["--date", str(LAST)], env, tmp_path / "b.log")
-    wait_until(gold_started, proc, every=0.2)
-    time.sleep(1.5)  # inside the Spark job
+    proc = start(["--date", str(LAST), "--reland"], env, tmp_path / "b.log")
+    wait_until(lambda: gold(dg.DagsterEventType.STEP_START), proc)
+    time.sleep(0.5)  # into its Spark work (the step takes about 2 s on a quiet machine, longer under load)
     kill(proc)
+    assert not gold(dg.DagsterEventType.STEP_SUCCESS), "the step ended before the kill: kill it sooner"
     assert lake.version("gold.machine_daily") == gold_before  # the killed step committed nothing
     assert lake.count("gold.machine_daily") == rows_before
-    assert lake.count("gold.machine_daily", filters=[("date", "=", LAST)]) == 0
-    run_here(tmp_path, LAST)  # the rerun
+    assert file_digest(lake, "gold.machine_daily", [("date", "=", LAST)]) == slice_before  # nothing partial
+    run_here(tmp_path, LAST, reland=True)  # the rerun
     with plantlake_home(tmp_path):
         assert_reconciled(lake)
         assert differences(contents(lake), reference) == []
 
 
-@pytest.mark.parametrize("scopes", [["--date", "--date"], ["--plants=DE01", "--plants=US01"]],
-                         ids=["same-night-twice", "two-plants-of-a-night"])
-def test_concurrent_runs_give_the_tables_of_one_run(tmp_path, reference, scopes):
+def test_concurrent_runs_give_the_tables_of_one_run(tmp_path, reference):
+    """Three ``plantlake run`` processes race over the same nights: the whole network, and each plant alone. The
+    whole run and each plant's run write the same night twice; the two plants' runs write two plants of a
+    night at once. The tables are those of one run."""
     with plantlake_home(tmp_path):
-        tiny_network(tmp_path / "landing", days=NIGHTS)
+        config = tiny_network(tmp_path / "landing", days=NIGHTS)
         lake = Lake()
-    args = [NIGHTS_ARGS + ([s] if s.startswith("--plants") else []) for s in scopes]
+    plants = sorted(p.name.split("=", 1)[1] for p in Path(config.landing).glob("plant=*"))
+    assert len(plants) == 2
+    args = [NIGHTS_ARGS] + [NIGHTS_ARGS + [f"--plants={plant}"] for plant in plants]
     procs = [start(a, run_env(tmp_path, f"p{i}"), tmp_path / f"p{i}.log") for i, a in enumerate(args)]
     codes = [finish(p, tmp_path / f"p{i}.log") for i, p in enumerate(procs)]
-    assert codes == [0, 0]
+    assert codes == [0, 0, 0]
     assert not list(scratch(tmp_path).iterdir()), "a run that ends leaves no Spark scratch space behind"
-    if scopes[0].startswith("--plants"):  # the supplier drop was in neither scope: land it as its own run
-        run_here(tmp_path, D1, LAST, ["suppliers"])
     with plantlake_home(tmp_path):
         assert_reconciled(lake)
         assert differences(contents(lake), reference) == []

@@ -31,6 +31,7 @@ def suite(folder: Path, files: dict[str, str]) -> Path:
 
 def pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WORKER_LOG": str(folder / "workers.log")}
+    env.pop("PYTEST_ADDOPTS", None)  # the outer run's options (-v, --durations) are not this run's
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300)
 
