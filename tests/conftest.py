@@ -140,7 +140,7 @@ def night_story(tmp_path_factory, spark):
 
 @pytest.fixture(scope="session")
 def simulated_champion(tmp_path_factory, spark) -> dict[str, str]:
-    """Both models trained on the simulator's network through the real pipeline, once: the 150 nights of
+    """Both models trained on the simulator's network through the real pipeline, once: the 105 nights of
     tests/mlnetwork.py landed and processed as one backfill, then the weekly retrain job
     (``bench.soak.train_champion``). The MLflow environment of its store; the quality floor reads its
     champions' metrics, the soak scores with them."""

@@ -1,7 +1,7 @@
 """A simulated network big enough to train on, run through the real nightly pipeline.
 
-One plant x 120 machines x 150 nights at 30-minute readings (the simulator's
-``telemetry_interval_s``): 18,000 machine-days and about 300 failures, the data behind
+One plant x 120 machines x 105 nights at 30-minute readings (the simulator's
+``telemetry_interval_s``): 12,600 machine-days and 210 failures, the data behind
 the simulator's quality floor. What a backfill costs follows the nights and the drops
 (one per plant and night) more than the readings, and what the model learns follows the
 machine-days: so one plant, half-hourly (docs/models.md, Quality floors).
@@ -26,7 +26,7 @@ from tests.backfill import backfill
 @dataclass(frozen=True)
 class TrainingNetwork:
     start: dt.date = dt.date(2025, 6, 2)
-    days: int = 150
+    days: int = 105
     plants: int = 1
     machines_per_plant: int = 120
     telemetry_interval_s: int = 1800

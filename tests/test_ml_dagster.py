@@ -79,6 +79,7 @@ def story(tmp_path_factory):
         mp.setenv("PLANTLAKE_ALERT_WEBHOOK_ATTEMPTS", "2")
         mp.setenv("PLANTLAKE_ALERT_WEBHOOK_BACKOFF_S", "0.05")
         mp.setenv("PLANTLAKE_ALERT_BUDGET", "2")
+        mp.setenv("PLANTLAKE_BACKTEST_FOLDS", "1")  # the backtest's folds are tests/test_ml.py's concern
         lake = Lake()
         mldata.write(lake)
         instance = dg.DagsterInstance.ephemeral()

@@ -1,6 +1,6 @@
 """The failure model's quality floor on the simulator's data, through the real nightly pipeline.
 
-One plant x 120 machines x 150 nights (``tests.mlnetwork``) are simulated, landed and processed
+One plant x 120 machines x 105 nights (``tests.mlnetwork``) are simulated, landed and processed
 by Spark into gold.machine_daily, then the weekly retrain job trains both models on them (the
 session's ``simulated_champion``, which the soak scores with too). The floor (docs/models.md,
 Quality floors): holdout PR-AUC at least 5 times the base rate and at least 0.5, and caught

@@ -21,6 +21,7 @@ def test_models_and_plots_live_on_s3_and_load_by_alias(s3_env, tmp_path, monkeyp
     monkeypatch.setenv("PLANTLAKE_HOME", str(tmp_path))
     monkeypatch.setenv("PLANTLAKE_MLFLOW_ARTIFACTS", root)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("PLANTLAKE_BACKTEST_FOLDS", "1")  # where the artifacts go, not the backtest (tests/test_ml.py)
     lake = Lake(str(tmp_path / "lake"))
     mldata.write(lake)
     result = train_all(lake, mldata.END, horizon_days=7)
