@@ -46,8 +46,8 @@ def test_release_memory_gives_a_steps_heap_back():
         from lakehouse.spark import release_memory, session
         spark = session()
         runtime = spark.sparkContext._jvm.java.lang.Runtime.getRuntime()
-        uuids = spark.range(0, 6_000_000, numPartitions=2).selectExpr("uuid() AS u")
-        uuids.sort("u").write.format("noop").mode("overwrite").save()
+        rows = spark.range(0, 1_500_000, numPartitions=2).selectExpr("concat(uuid(), repeat('x', 300)) AS u")
+        rows.sort("u").write.format("noop").mode("overwrite").save()  # 0.5 GB of rows to sort
         grown = runtime.totalMemory()
         share = grown / runtime.maxMemory()
         above = release_memory(spark, above=share + 0.01)
