@@ -395,6 +395,7 @@ def test_a_window_without_costs_trains_the_failure_model_only(tmp_path, monkeypa
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("PLANTLAKE_BACKTEST_FOLDS", "1")  # the gate's decision, not the backtest (the module's run)
     lake = Lake(str(tmp_path / "lake"))
     frames = mldata.history(seed=5)
     frames["silver.failures"]["repair_cost_eur"] = None
