@@ -37,8 +37,9 @@ SHARED_LAKES = {
 
 def pytest_collection_modifyitems(config, items):
     """``spark`` for tests that use the Spark session, ``s3`` for tests that use the S3 server; then the
-    order the workers take them in: the shared lakes' files first, then the files with slow tests (the
-    longest units start first, so no worker is left with one at the end)."""
+    order the workers take them in: the shared lakes' files first, then the files with slow tests, then
+    those that start servers or a cluster (the longest units start first, so no worker is left with one
+    at the end)."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         params = getattr(getattr(item, "callspec", None), "params", {})
@@ -50,8 +51,10 @@ def pytest_collection_modifyitems(config, items):
             if fixture in names and item.path.name not in files:
                 raise pytest.UsageError(f"{item.nodeid} uses {fixture}: add {item.path.name} to SHARED_LAKES")
     shared = {name for files in SHARED_LAKES.values() for name in files}
-    slow = {item.path.name for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: 0 if item.path.name in shared else 1 if item.path.name in slow else 2)
+    tiers = [{item.path.name for item in items if any(item.get_closest_marker(m) for m in marks)}
+             for marks in (("slow",), ("server", "cluster"))]
+    items.sort(key=lambda item: 0 if item.path.name in shared else
+               next((i for i, tier in enumerate(tiers, 1) if item.path.name in tier), len(tiers) + 1))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -23,7 +23,7 @@ def test_records_its_worker(n, request):
 
 def suite(folder: Path, files: dict[str, str]) -> Path:
     shutil.copy(ROOT / "tests" / "conftest.py", folder / "conftest.py")
-    (folder / "pytest.ini").write_text("[pytest]\nmarkers =\n    slow\n    spark\n    s3\n")
+    (folder / "pytest.ini").write_text("[pytest]\nmarkers =\n    slow\n    server\n    spark\n    s3\n")
     for name, text in files.items():
         (folder / name).write_text(text)
     return folder
@@ -38,12 +38,13 @@ def pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_the_files_sharing_a_lake_run_on_one_worker_and_start_first(tmp_path):
     slow = "import pytest\npytestmark = pytest.mark.slow\n" + RECORDING
-    folder = suite(tmp_path, {"test_a.py": RECORDING, "test_b.py": slow, "test_c.py": RECORDING,
+    server = "import pytest\npytestmark = pytest.mark.server\n" + RECORDING
+    folder = suite(tmp_path, {"test_a.py": RECORDING, "test_b.py": slow, "test_c.py": server,
                               "test_faults.py": RECORDING, "test_pipeline.py": RECORDING})
     collected = pytest(folder, "--collect-only", "-q")
     assert collected.returncode == 0, collected.stdout + collected.stderr
     files = [line.split("::")[0] for line in collected.stdout.splitlines() if "::" in line]
-    assert list(dict.fromkeys(files)) == ["test_faults.py", "test_pipeline.py", "test_b.py", "test_a.py", "test_c.py"]
+    assert list(dict.fromkeys(files)) == ["test_faults.py", "test_pipeline.py", "test_b.py", "test_c.py", "test_a.py"]
 
     ran = pytest(folder, "-n", "2", "--dist", "loadgroup")
     assert ran.returncode == 0, ran.stdout + ran.stderr
