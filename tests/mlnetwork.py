@@ -2,9 +2,9 @@
 
 One plant x 120 machines x 105 nights at 30-minute readings (the simulator's
 ``telemetry_interval_s``): 12,600 machine-days and 210 failures, the data behind
-the simulator's quality floor. What a backfill costs follows the nights and the drops
-(one per plant and night) more than the readings, and what the model learns follows the
-machine-days: so one plant, half-hourly (docs/models.md, Quality floors).
+the simulator's quality floor. One plant, half-hourly: the model learns from machine-days,
+while the drops (one per plant and night) and the readings cost the backfill time
+(docs/testing.md, What the suite's time goes to; docs/models.md, Quality floors).
 ``python -m tests.mlnetwork DIR`` builds it outside pytest.
 
 In the tests it is the ``simulated_champion`` fixture's network (tests/conftest.py): built once
