@@ -223,8 +223,21 @@ def version_by_alias(mlflow_client: MlflowClient, name: str, alias: str):
         return None
 
 
-def load_version(name: str, version: str | int):
-    """A registered version as its scikit-learn estimator (skops, trusted types from :mod:`ml.estimators`)."""
+def load_version(registered) -> Any:
+    """A registered version (an MLflow ``ModelVersion``) as its scikit-learn estimator, loaded once per process.
+
+    A version's artifacts never change, and the run that logged it tells it from a version of the same
+    number in a registry deleted and made again: nights run one after another in one process (the soak,
+    the tests) score with what the first one loaded, while the alias is resolved every time."""
+    import mlflow
+
+    return _load(mlflow.get_registry_uri(), registered.name, str(registered.version), registered.run_id)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(uri: str, name: str, version: str, run_id: str) -> Any:
+    """The version's skops file, with the trusted types of :mod:`ml.estimators` (``uri`` and ``run_id`` are
+    the cache's key)."""
     import mlflow
     import skops.io
     from mlflow.exceptions import MlflowException
@@ -265,20 +278,11 @@ def load_champions(settings: Settings | None = None, alias: str = CHAMPION) -> C
         raise missing
     cost = version_by_alias(mlflow_client, COST_MODEL, alias)
     return Champions(
-        failure=_loaded(uri, FAILURE_MODEL, str(failure.version), failure.run_id),
+        failure=load_version(failure),
         failure_version=str(failure.version),
-        cost=_loaded(uri, COST_MODEL, str(cost.version), cost.run_id) if cost is not None else None,
+        cost=load_version(cost) if cost is not None else None,
         cost_version=str(cost.version) if cost is not None else None,
     )
-
-
-@functools.lru_cache(maxsize=4)
-def _loaded(uri: str, name: str, version: str, run_id: str):
-    """A registered version, loaded once per process: its artifacts never change, and the run that logged it
-    tells it from a version of the same number in a registry deleted and made again. Nights run one after
-    another in one process (the soak, the tests) score with what the first one loaded; the alias is resolved
-    every time, so a new champion is loaded at once."""
-    return load_version(name, version)
 
 
 @dataclass(frozen=True)
@@ -476,7 +480,7 @@ def promote(
         champion = None
         if champion_version is not None:
             try:
-                champion = load_version(model_name, champion_version)
+                champion = load_version(current)
                 evidence = evidence_for(champion)
             except Exception as exc:  # noqa: BLE001 - any failure to score means it cannot be compared
                 champion, note = None, f"champion v{champion_version} could not be scored on this holdout ({exc}); "

@@ -51,10 +51,12 @@ def pytest_collection_modifyitems(config, items):
             if fixture in names and item.path.name not in files:
                 raise pytest.UsageError(f"{item.nodeid} uses {fixture}: add {item.path.name} to SHARED_LAKES")
     shared = {name for files in SHARED_LAKES.values() for name in files}
-    tiers = [{item.path.name for item in items if any(item.get_closest_marker(m) for m in marks)}
-             for marks in (("slow",), ("server", "cluster"))]
-    items.sort(key=lambda item: 0 if item.path.name in shared else
-               next((i for i, tier in enumerate(tiers, 1) if item.path.name in tier), len(tiers) + 1))
+    rank: dict[str, int] = {}  # a file's place: its heaviest test's
+    for item in items:
+        marks = {mark.name for mark in item.iter_markers()}
+        place = 0 if item.path.name in shared else 1 if "slow" in marks else 2 if marks & {"server", "cluster"} else 3
+        rank[item.path.name] = min(place, rank.get(item.path.name, 3))
+    items.sort(key=lambda item: rank[item.path.name])
 
 
 @pytest.hookimpl(tryfirst=True)

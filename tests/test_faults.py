@@ -202,16 +202,14 @@ def test_gold_step_killed_mid_write_then_rerun(tmp_path, night_story, reference)
         assert differences(contents(lake), reference) == []
 
 
-def test_concurrent_runs_give_the_tables_of_one_run(tmp_path, reference):
+def test_concurrent_runs_give_the_tables_of_one_run(tmp_path, night_story, reference):
     """Three ``plantlake run`` processes race over the same nights: the whole network, and each plant alone. The
     whole run and each plant's run write the same night twice; the two plants' runs write two plants of a
     night at once. The tables are those of one run."""
     with plantlake_home(tmp_path):
-        config = tiny_network(tmp_path / "landing", days=NIGHTS)
+        tiny_network(tmp_path / "landing", days=NIGHTS)
         lake = Lake()
-    plants = sorted(p.name.split("=", 1)[1] for p in Path(config.landing).glob("plant=*"))
-    assert len(plants) == 2
-    args = [NIGHTS_ARGS] + [NIGHTS_ARGS + [f"--plants={plant}"] for plant in plants]
+    args = [NIGHTS_ARGS] + [NIGHTS_ARGS + [f"--plants={plant}"] for plant in night_story.plants]
     procs = [start(a, run_env(tmp_path, f"p{i}"), tmp_path / f"p{i}.log") for i, a in enumerate(args)]
     codes = [finish(p, tmp_path / f"p{i}.log") for i, p in enumerate(procs)]
     assert codes == [0, 0, 0]
