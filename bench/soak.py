@@ -36,8 +36,9 @@ from lakehouse.delta import Lake
 from lakehouse.settings import environment, get_settings, mlflow_environment, plantlake_home
 from lakehouse.snapshot import contents, differences
 from ml.tables import FAILURE_RISK
+from ml.train import TRAINING_INPUTS
 from orchestration.definitions import build_definitions
-from orchestration.runs import failures, retrain, run_config, run_nights
+from orchestration.runs import failures, retrain, run_config, run_nights, upstream_of
 from sources.simulator import SimulationConfig, simulate
 
 START = dt.date(2026, 1, 5)
@@ -130,7 +131,8 @@ def train_champion(home: Path, nights: SimulationConfig | None = None) -> dict[s
 
     ``nights``: another network to train on, simulated into ``home``'s landing zone (the tests' champion is
     the quality floor's network, tests/mlnetwork.py). The nights are one backfill run; its history is in
-    memory, with one "materialization planned" event per asset (failures are reported here).
+    memory, with one "materialization planned" event per asset (failures are reported here), of the assets
+    that build what training reads (``ml.train.TRAINING_INPUTS``).
     """
     own_network = nights is None  # the benchmark's small network: crowned for the measurement if need be
     with plantlake_home(home):
@@ -138,7 +140,7 @@ def train_champion(home: Path, nights: SimulationConfig | None = None) -> dict[s
         simulate(nights)
         instance = dg.DagsterInstance.ephemeral()
         problems = failures(run_nights(nights.start, nights.end, dagster_instance=instance, log_level="WARNING",
-                                       planned_per_asset=True))
+                                       planned_per_asset=True, assets=upstream_of(TRAINING_INPUTS)))
         problems += failures(retrain(dagster_instance=instance, log_level="WARNING", end_date=nights.end))
         if own_network:
             crown_for_measurement()

@@ -124,7 +124,7 @@ def read_table(
     if filters:
         df = df.where(spark_filter(filters))
     log.debug("read %s into Spark via %s", spec.name, route)
-    return df.select(*wanted)
+    return ordered(df, wanted)
 
 
 def read_files(spark: SparkSession, lake: Lake, spec: TableSpec, files: Sequence[str]) -> DataFrame:
@@ -135,13 +135,35 @@ def read_files(spark: SparkSession, lake: Lake, spec: TableSpec, files: Sequence
     return spark.read.schema(schema).option("basePath", spark_uri(lake.uri(spec))).parquet(*map(spark_uri, files))
 
 
+def ordered(df: DataFrame, names: Sequence[str]) -> DataFrame:
+    """``df`` with exactly the columns ``names``, in that order (``df`` itself when it already has them).
+
+    Column names go to Spark as SQL expressions: one JVM call each, where a Column object costs
+    several (py4j round trips add up over a night's dozens of tables).
+    """
+    if df.columns == list(names):
+        return df
+    return df.selectExpr(*map(_quoted, names))
+
+
 # -- writes --------------------------------------------------------------------------
 def _conformed(df: DataFrame, lake: Lake, table: TableRef) -> DataFrame:
     """The DataFrame checked against the catalog schema, cast and ordered like it."""
     spec = lake.spec(table)
+    have = {f.name: f.dataType for f in df.schema.fields}
     check_schema(spec, to_arrow_schema(df.schema, timezone="UTC"))
     target = from_arrow_schema(spec.schema)
-    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in target.fields])
+    if list(have) == target.fieldNames() and all(have[f.name] == f.dataType for f in target.fields):
+        return df
+    return df.selectExpr(*[  # SQL expressions, as in ordered()
+        _quoted(f.name) if have[f.name] == f.dataType
+        else f"CAST({_quoted(f.name)} AS {f.dataType.simpleString()}) AS {_quoted(f.name)}"
+        for f in target.fields
+    ])
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 def write_table(

@@ -38,6 +38,9 @@ def base_config(settings: Settings) -> dict[str, str]:
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.ui.enabled": "true" if settings.spark_ui else "false",
         "spark.ui.showConsoleProgress": "false",
+        # Spark 4 records the Python line of every Column call for its error messages: several JVM round
+        # trips per call, a good part of a small night's time (docs/configuration.md says how to turn it on).
+        "spark.python.sql.dataFrameDebugging.enabled": "false",
     }
     if settings.spark_jars:
         config["spark.jars"] = settings.spark_jars

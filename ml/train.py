@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 
 #: Days of history a training run looks at by default (bounded memory, recent behaviour).
 WINDOW_DAYS = 365
+#: What the failure model's training set is built from, and what the cost model learns from: read at the
+#: versions pinned when a training run starts (a run that only prepares training builds these: runs.upstream_of).
+FAILURE_INPUTS = ("gold.machine_daily", "gold.machine_sensor_daily", "gold.machine_component_daily",
+                  "silver.failures", "gold.alert_outcomes")
+COST_INPUTS = ("silver.failures", "silver.dim_machine", "silver.maintenance")
+TRAINING_INPUTS = tuple(dict.fromkeys(FAILURE_INPUTS + COST_INPUTS))
 
 
 @dataclass
@@ -91,7 +97,7 @@ def _window(end_date: dt.date, start_date: dt.date | None, window_days: int) -> 
     return start_date or end_date - dt.timedelta(days=window_days - 1)
 
 
-def _pin(lake: Lake, names: list[str]) -> dict[str, int | None]:
+def _pin(lake: Lake, names: Sequence[str]) -> dict[str, int | None]:
     return {name: lake.version(name) for name in names}
 
 
@@ -100,8 +106,7 @@ def build_training_set(lake: Lake, end_date: dt.date, *, horizon_days: int | Non
     """Features and labels of every machine-day in [start, end], from the lake (nothing is written)."""
     horizon_days = horizon_days or get_settings().ml.horizon_days
     start = _window(end_date, start_date, window_days)
-    versions = _pin(lake, ["gold.machine_daily", "gold.machine_sensor_daily", "gold.machine_component_daily",
-                           "silver.failures", "gold.alert_outcomes"])
+    versions = _pin(lake, FAILURE_INPUTS)
     if versions["gold.machine_daily"] is None:
         raise TrainingDataError("gold.machine_daily does not exist yet: run the nightly pipeline first")
     daily = machine_days(lake, versions, [("date", ">=", start - dt.timedelta(days=F.HISTORY_DAYS)),
@@ -370,7 +375,7 @@ def train_cost(lake: Lake, end_date: dt.date, *, start_date: dt.date | None = No
 
     t0 = time.monotonic()
     start = _window(end_date, start_date, window_days)
-    versions = _pin(lake, ["silver.failures", "silver.dim_machine", "silver.maintenance"])
+    versions = _pin(lake, COST_INPUTS)
     if versions["silver.failures"] is None or versions["silver.dim_machine"] is None:
         raise TrainingDataError("silver.failures or silver.dim_machine does not exist yet: run the pipeline first")
     window = [("date", ">=", start), ("date", "<=", end_date)]

@@ -117,6 +117,19 @@ def run_nights(
         return job.execute_in_process(tags=tags, **kwargs)
 
 
+def upstream_of(tables: Sequence[str], job_name: str = "nightly",
+                settings: Settings | None = None) -> list[dg.AssetKey]:
+    """The assets of ``job_name`` that build ``tables`` ("gold.machine_daily"...), for ``run_nights(assets=...)``:
+    a run that prepares what one reader needs (a training window: ``ml.train.TRAINING_INPUTS``) and nothing else.
+    The landing step is taken whole: it lands every feed of a drop at once."""
+    from orchestration.definitions import build_definitions
+
+    graph = build_definitions(settings or get_settings()).resolve_job_def(job_name).asset_layer.asset_graph
+    wanted = dg.AssetSelection.assets(*(dg.AssetKey(name.split(".")) for name in tables))
+    return sorted(k for k in wanted.upstream().required_multi_asset_neighbors().resolve(graph)
+                  if graph.get(k).is_executable)
+
+
 #: Checks that fail the run although they do not block what is downstream: a drop that landed (almost) nothing.
 RUN_FAILING_CHECKS = {"quarantine_share"}
 

@@ -102,7 +102,7 @@ def write(
 ) -> int:
     """Replace ``slices`` of ``spec`` with ``df`` (cast and ordered like the catalog), then release the step's heap."""
     version = bridge.write_table(
-        df.select(*spec.column_names), lake, spec, slices=dict(slices.parts), via=via, run_id=run_id
+        bridge.ordered(df, spec.column_names), lake, spec, slices=dict(slices.parts), via=via, run_id=run_id
     )
     release_memory(df.sparkSession)
     return version

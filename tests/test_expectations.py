@@ -373,12 +373,23 @@ def _recording_validations(monkeypatch) -> list[tuple[str, list[tuple[str, dict]
     return calls
 
 
+def with_mean_rule(spec) -> gx.ExpectationSuite:
+    """The table's suite and one rule no Arrow proof covers (GX always computes it)."""
+    return gx.ExpectationSuite(name=spec.name, expectations=[
+        *(e.configuration for e in suite_for(spec).expectations),
+        gx.expectations.ExpectColumnMeanToBeBetween(column="availability", min_value=0, max_value=1)])
+
+
 def test_a_passing_slice_is_validated_once_without_details(monkeypatch):
-    """Pass or fail first; only what failed is validated again for its counts and examples."""
+    """Pass or fail first; only what failed is validated again for its counts and examples. A slice whose every
+    rule the Arrow table proves met is not sent to GX at all."""
     calls = _recording_validations(monkeypatch)
     spec = catalog.get("gold.oee_daily")
     assert validate(spec, table(spec.name, oee_rows())).success
-    assert [fmt for fmt, _ in calls] == ["BOOLEAN_ONLY"]
+    assert calls == []
+    assert validate(spec, table(spec.name, oee_rows()), with_mean_rule(spec)).success
+    assert calls == [("BOOLEAN_ONLY", [("expect_column_mean_to_be_between",
+                                        {"column": "availability", "min_value": 0.0, "max_value": 1.0})])]
 
     calls.clear()
     rows = oee_rows()
@@ -399,9 +410,11 @@ def test_rows_are_screened_for_missing_key_parts_only_when_the_slice_has_some(mo
         outcome = validate(spec, table(spec.name, outcome_rows))
         return outcome, {kind: kwargs["ignore_row_if"] for kind, kwargs in calls[0][1] if "ignore_row_if" in kwargs}
 
-    outcome, screened = screens(oee_rows())
-    assert outcome.success
-    assert screened == {"expect_column_pair_values_a_to_be_greater_than_b": "neither"}  # the key is proven unique
+    rows = oee_rows()
+    rows[0]["good_count"] = 1700  # above total_count: the pair rule goes to GX
+    outcome, screened = screens(rows)
+    assert [f.expectation for f in outcome.failures] == ["expect_column_pair_values_a_to_be_greater_than_b"]
+    assert screened == {"expect_column_pair_values_a_to_be_greater_than_b": "neither"}  # no value is missing
 
     rows = oee_rows()
     rows[1]["line_id"] = rows[2]["line_id"] = None  # two rows share (date, null): not a duplicate key
@@ -412,30 +425,73 @@ def test_rows_are_screened_for_missing_key_parts_only_when_the_slice_has_some(mo
 
 
 def test_what_the_arrow_table_proves_met_gx_does_not_compute_again(monkeypatch):
-    """No missing value, no repeated key: GX's verdict could only be "met"; the count still says so."""
+    """No missing value, no repeated key, values within bounds and sets, A above B, the columns in order: GX's
+    verdict could only be "met"; the count still says so. What is not proven goes to GX, which decides."""
     calls = _recording_validations(monkeypatch)
     spec = catalog.get("gold.oee_daily")
     suite = suite_for(spec)
-    proven = {"expect_column_values_to_not_be_null", "expect_compound_columns_to_be_unique"}
 
     outcome = validate(spec, table(spec.name, oee_rows()))
     assert outcome.success and outcome.evaluated == len(suite.expectations)
-    assert not proven & {kind for kind, _ in calls[0][1]}
+    assert calls == []
 
     def sent_to_gx(rows) -> set[str]:
         calls.clear()
         validate(spec, table(spec.name, rows))
-        return {kind for kind, _ in calls[0][1]} & proven
+        return {kind for kind, _ in calls[0][1]}
 
     repeated = oee_rows()
     repeated[3]["line_id"] = repeated[1]["line_id"]
     assert sent_to_gx(repeated) == {"expect_compound_columns_to_be_unique"}
     missing = oee_rows()
     missing[0]["planned_minutes"] = float("nan")  # not null to Arrow, missing to pandas: GX decides, and fails it
-    assert sent_to_gx(missing) == {"expect_column_values_to_not_be_null"}
+    assert sent_to_gx(missing) == {"expect_column_values_to_not_be_null",  # and the pair rule run <= planned
+                                   "expect_column_pair_values_a_to_be_greater_than_b"}
     outcome = validate(spec, table(spec.name, missing))
     assert ("expect_column_values_to_not_be_null", "planned_minutes") in {(f.expectation, f.column)
                                                                           for f in outcome.failures}
+    beyond = oee_rows()
+    beyond[2]["availability"] = 1.01
+    assert sent_to_gx(beyond) == {"expect_column_values_to_be_between"}
+
+
+def _findings(outcome: Outcome) -> tuple:
+    return (outcome.success, outcome.evaluated, sorted(
+        (f.expectation, str(f.column), f.unexpected_count, json.dumps(f.examples, default=str))
+        for f in outcome.failures))
+
+
+def test_the_arrow_proofs_find_what_gx_alone_finds(monkeypatch):
+    """Slices clean and broken in every way a proof covers (bounds, sets, A above B, missing values, repeated
+    keys, columns out of order): the same verdicts, counts and examples with the proofs as with GX alone."""
+    from expectations import runner
+
+    oee, risk_spec = catalog.get("gold.oee_daily"), catalog.get("gold.plant_supply_risk")
+    risk = {"date": DAY, "plant_id": "DE01", "supplier_id": "S1", "open_shipments": 3, "at_risk_shipments": 2,
+            "at_risk_qty": 10, "at_risk_value_eur": 99.0, "max_expected_delay_h": 5.0, "supplier_otif_90d": 0.8,
+            "risk_level": "high"}
+
+    def broken(change) -> list[dict]:
+        rows = oee_rows()
+        change(rows)
+        return rows
+
+    cases = [
+        (oee, table(oee.name, oee_rows())),
+        (oee, table(oee.name, broken(lambda r: r[1].update(availability=1.01, performance=None)))),
+        (oee, table(oee.name, broken(lambda r: r[0].update(good_count=1700, planned_minutes=float("nan"))))),
+        (oee, table(oee.name, broken(lambda r: r[3].update(line_id=r[1]["line_id"], total_count=-1)))),
+        (oee, table(oee.name, broken(lambda r: r[2].update(good_count=1600))).select(  # A = B: or_equal
+            list(reversed(oee.column_names)))),
+        (risk_spec, table(risk_spec.name, [risk, dict(risk, supplier_id="S2", risk_level="extreme",
+                                                      at_risk_shipments=4, supplier_otif_90d=None)])),
+        (risk_spec, table(risk_spec.name, [risk, dict(risk, supplier_id="S2", risk_level=None)])),
+    ]
+    with_proofs = [_findings(validate(spec, data)) for spec, data in cases]
+    monkeypatch.setattr(runner, "_proven", lambda *args: False)
+    assert with_proofs == [_findings(validate(spec, data)) for spec, data in cases]
+    assert with_proofs[0][0] and not all(found[0] for found in with_proofs[1:5])
+
 
 
 def test_gx_does_not_fingerprint_the_frame(monkeypatch):

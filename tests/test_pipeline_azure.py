@@ -5,7 +5,9 @@ The export is imported into daily drops with its mapping (``plantlake import``),
 backfill run lands every night from its first maintenance record (2014-06-01, which also
 carries the machine master) to the end of its telemetry (2015-04-01). The import runs as the console
 script; the backfill is ``tests.backfill``'s (the CLI's job and range, run history in memory) in this
-process, under settings whose partitions start in 2014 (PLANTLAKE_FIRST_DATE).
+process, under settings whose partitions start in 2014 (PLANTLAKE_FIRST_DATE), of the assets that build what
+training reads (``ml.train.TRAINING_INPUTS``: landing, the machine path's silver and gold); the plant has no
+production or supplier feeds for the rest of the job to build.
 The floor (docs/models.md, Quality floors): with a 24-hour horizon, on a time split, holdout PR-AUC at least
 5 times the base rate, the low end of its 95 % interval too; and on the backtest's three folds pooled (23
 failures: the holdout alone holds 7) the model beats its baseline, a logistic regression on the daily sensor
@@ -54,7 +56,9 @@ def azure(tmp_path_factory, spark):
             restored_environment(["MLFLOW_TRACKING_URI", "PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI"]):
         for name in ("MLFLOW_TRACKING_URI", "PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI"):
             os.environ.pop(name, None)
-        assert backfill(FIRST_NIGHT, END_NIGHT) == []
+        from ml.train import TRAINING_INPUTS  # imported here: it brings scikit-learn and MLflow
+
+        assert backfill(FIRST_NIGHT, END_NIGHT, TRAINING_INPUTS) == []
     return home, env
 
 

@@ -187,6 +187,24 @@ def test_spark_writes_outside_the_slice_or_schema_leave_the_table(spark, lake, v
     assert not storage.list_files(storage.join(lake.uri(READINGS), "_staging"), lake.settings)
 
 
+@pytest.mark.parametrize("via", ["arrow", "parquet"])
+def test_a_result_is_cast_and_ordered_like_the_catalog_and_left_alone_when_it_already_is(spark, lake, via):
+    """Columns in another order and narrower types (what a transform may hand over) are written as the catalog
+    says; a frame that already has the catalog's columns, types and order is passed on as it is."""
+    rows = readings(D1, ["P01"])
+    exact = spark.createDataFrame(rows)
+    assert bridge._conformed(exact, lake, READINGS) is exact and bridge.ordered(exact, exact.columns) is exact
+    loose = exact.select(F.col("value").cast("float"), F.col("count").cast("int"),
+                         *[name for name in reversed(exact.columns) if name not in ("value", "count")])
+    bridge.write_table(loose, lake, READINGS, date=D1, via=via)
+    assert lake.read(READINGS).schema == READINGS.schema
+    written = sorted_rows(lake.read(READINGS))
+    assert [r["count"] for r in written] == [r["count"] for r in sorted_rows(rows)]
+    assert [round(r["value"], 3) for r in written] == [round(r["value"], 3) for r in sorted_rows(rows)]
+    back = bridge.read_table(spark, lake, READINGS, columns=["value", "plant_id"])
+    assert back.columns == ["value", "plant_id"]
+
+
 def test_spark_append_without_a_date(spark, lake):
     bridge.write_table(spark.createDataFrame(readings(D1, ["P01"])), lake, READINGS, via="parquet")
     bridge.write_table(spark.createDataFrame(readings(D2, ["P01"])), lake, READINGS, via="parquet")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from lakehouse import bridge
 from lakehouse.catalog import TableSpec
 from orchestration import partitions
 from orchestration.metadata import asset_spec, materialized, skipped
@@ -68,7 +69,7 @@ def dimension_asset(feed: str, partitions_def: dg.PartitionsDefinition) -> dg.As
         # Type 1 dimension: a re-run of an old night never overwrites newer attributes.
         version = the_lake.merge(
             spec,
-            snapshot.select(*spec.column_names).toArrow(),
+            bridge.ordered(snapshot, spec.column_names).toArrow(),
             newer="as_of",
             keep_earliest=["first_seen"],
             run_id=context.run_id,
