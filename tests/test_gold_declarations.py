@@ -71,6 +71,22 @@ def test_every_derived_gold_table_is_an_asset_whose_deps_are_its_declared_inputs
     assert blocking == {"gold.machine_sensor_daily", "gold.machine_daily", "gold.machine_component_daily"}
 
 
+def test_a_run_for_training_builds_what_training_reads_and_nothing_else():
+    """``runs.upstream_of(TRAINING_INPUTS)``: the nightly job's assets those tables are built from, the landing
+    step whole (it cannot land one feed alone), and none of the tables training does not read."""
+    from ml.train import TRAINING_INPUTS
+    from orchestration.runs import upstream_of
+
+    keys = {k.to_user_string() for k in upstream_of(TRAINING_INPUTS)}
+    nightly = build_definitions(get_settings()).resolve_job_def("nightly").asset_layer.asset_graph
+    landing = {k.to_user_string() for k in nightly.get(dg.AssetKey(["bronze", "telemetry"])).execution_set_asset_keys}
+    assert {name.replace(".", "/") for name in TRAINING_INPUTS} <= keys
+    assert landing <= keys and "ops/landed_drops" in landing
+    assert {"silver/telemetry", "gold/failure_risk", "gold/maintenance_alerts"} <= keys  # outcomes' own inputs
+    assert not keys & {"gold/oee_daily", "gold/supplier_scorecard", "gold/plant_supply_risk", "gold/savings_forecast",
+                       "silver/shipments", "models/failure_model"}
+
+
 def test_the_docs_example_table_materializes_from_its_declaration_alone(spark, tmp_path):
     """docs/pipeline.md, "Adding a gold table": the transform and the spec above, nothing else."""
     lake = Lake(str(tmp_path / "lake"), get_settings())
