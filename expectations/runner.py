@@ -89,15 +89,16 @@ def _validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite) -> Ou
     for e in suite.expectations:
         if e.expectation_type == TYPE_CHECK:
             continue
-        columns = report.expectation_columns(e.expectation_type, e.configuration.kwargs)
+        configuration = e.configuration  # GX builds it anew on every access
+        columns = report.expectation_columns(e.expectation_type, configuration.kwargs)
         blocked = [c for c in columns if c in unusable or c not in data.column_names]
         if blocked:
             why = f"{', '.join(blocked)} missing, repeated or mistyped"
             skipped.append(f"{e.expectation_type} on {', '.join(columns)}: {why}")
-        elif _proven(e.expectation_type, e.configuration.kwargs, columns, data, missing):
+        elif _proven(e.expectation_type, configuration.kwargs, columns, data, missing):
             proven += 1
         else:
-            runnable.append(_unscreened(e, columns, missing))
+            runnable.append(_unscreened(e, configuration, columns, missing))
 
     evaluated = len(type_checks) + proven
     if runnable:
@@ -170,16 +171,16 @@ def _within(values: pa.ChunkedArray, kwargs: dict) -> bool:
             and (high is None or (most < high if kwargs.get("strict_max") else most <= high)))
 
 
-def _unscreened(e, columns: list[str], missing: set[str]):
-    """``e``'s configuration, without its screen for missing values when its columns have none.
+def _unscreened(e, configuration, columns: list[str], missing: set[str]):
+    """``e``'s ``configuration``, without its screen for missing values when its columns have none.
 
     The verdict is the same; GX would copy the whole frame to drop no row (a large share of a
     validation's time: docs/performance.md; the pair rules gain, and the natural key where it
     is not proven on Arrow).
     """
-    kwargs = e.configuration.kwargs
+    kwargs = configuration.kwargs
     if kwargs.get("ignore_row_if") in (None, "never", "neither") or missing.intersection(columns):
-        return e.configuration
+        return configuration
     screen_nothing = "neither" if "column_A" in kwargs else "never"
     return e.copy(update={"ignore_row_if": screen_nothing}).configuration
 

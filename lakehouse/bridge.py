@@ -143,27 +143,32 @@ def ordered(df: DataFrame, names: Sequence[str]) -> DataFrame:
     """
     if df.columns == list(names):
         return df
-    return df.selectExpr(*map(_quoted, names))
+    return df.selectExpr(*map(quoted, names))
 
 
 # -- writes --------------------------------------------------------------------------
 def _conformed(df: DataFrame, lake: Lake, table: TableRef) -> DataFrame:
     """The DataFrame checked against the catalog schema, cast and ordered like it."""
     spec = lake.spec(table)
-    have = {f.name: f.dataType for f in df.schema.fields}
     check_schema(spec, to_arrow_schema(df.schema, timezone="UTC"))
+    have = {f.name: f.dataType for f in df.schema.fields}
     target = from_arrow_schema(spec.schema)
-    if list(have) == target.fieldNames() and all(have[f.name] == f.dataType for f in target.fields):
-        return df
+    if all(have[f.name] == f.dataType for f in target.fields):
+        return ordered(df, target.fieldNames())
     return df.selectExpr(*[  # SQL expressions, as in ordered()
-        _quoted(f.name) if have[f.name] == f.dataType
-        else f"CAST({_quoted(f.name)} AS {f.dataType.simpleString()}) AS {_quoted(f.name)}"
+        quoted(f.name) if have[f.name] == f.dataType else cast_as(f.name, f.dataType.simpleString())
         for f in target.fields
     ])
 
 
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
+    """A name as a Spark SQL identifier (backticks, a backtick in it doubled)."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def cast_as(name: str, sql_type: str) -> str:
+    """Column ``name`` cast to ``sql_type`` under its own name, as a Spark SQL expression."""
+    return f"CAST({quoted(name)} AS {sql_type}) AS {quoted(name)}"
 
 
 def write_table(

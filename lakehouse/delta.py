@@ -158,6 +158,9 @@ class Lake:
                 description=spec.description,
                 configuration=TABLE_CONFIGURATION,
                 storage_options=self.storage_options,
+                # version 0 or nothing: a create that lost the race must not commit a second CREATE TABLE
+                # on top of the winner's first writes (delta-rs would retry it at the next version)
+                commit_properties=CommitProperties(max_commit_retries=0),
             )
         except Exception:  # another process created it first: its table is ours too
             return self.delta_table(spec)

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 from lakehouse import catalog, storage
-from lakehouse.bridge import spark_uri
+from lakehouse.bridge import cast_as, quoted, spark_uri
 from lakehouse.catalog import DATE, TableSpec
 from lakehouse.delta import Lake
 from lakehouse.errors import LakeError, TableNotFoundError
@@ -116,10 +116,6 @@ def wait_listening(host: str, port: int, timeout: float) -> None:
 
 
 # -- SQL text ----------------------------------------------------------------------
-def quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -129,8 +125,7 @@ def select_columns(spec: TableSpec, source: str | None) -> str:
     if source is None:
         return "SELECT " + ", ".join(f"CAST(NULL AS {SPARK_TYPES[c.type]}) AS {quoted(c.name)}"
                                      for c in spec.columns) + " WHERE 1 = 0"
-    return ("SELECT " + ", ".join(f"CAST({quoted(c.name)} AS {SPARK_TYPES[c.type]}) AS {quoted(c.name)}"
-                                  for c in spec.columns) + f" FROM {source}")
+    return "SELECT " + ", ".join(cast_as(c.name, SPARK_TYPES[c.type]) for c in spec.columns) + f" FROM {source}"
 
 
 def create_view_sql(spec: TableSpec, query: str) -> str:

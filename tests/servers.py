@@ -7,6 +7,7 @@ bounded wait, then SIGKILL (SeaweedFS in particular stops slowly on SIGTERM).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -45,6 +46,30 @@ def free_port(offsets: tuple[int, ...] = (0,)) -> int:
     raise RuntimeError("no free port found")
 
 
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts connections on ``host``:``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        return s.connect_ex((host, port)) == 0
+
+
+def outside_address() -> str | None:
+    """This machine's first IPv4 address that is not loopback, if it has one: where a server bound to
+    127.0.0.1 must not answer."""
+    candidates = set()
+    try:
+        candidates |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    except OSError:
+        pass
+    try:
+        shown = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, timeout=10).stdout
+        candidates |= set(re.findall(r"inet (\d+\.\d+\.\d+\.\d+)", shown))
+    except (OSError, subprocess.SubprocessError):
+        pass
+    addresses = sorted(a for a in candidates if not a.startswith("127."))
+    return addresses[0] if addresses else None
+
+
 def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     """SIGTERM, wait up to ``timeout``, then SIGKILL: always by this process's own PID."""
     if proc.poll() is not None:
@@ -63,9 +88,8 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float, what: str, 
         if proc.poll() is not None:
             detail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
             raise RuntimeError(f"{what} exited with {proc.returncode} before listening on {port}\n{detail}")
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if listening(port):
+            return
         time.sleep(0.1)
     raise RuntimeError(f"{what} did not listen on port {port} within {timeout}s")
 

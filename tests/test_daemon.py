@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from orchestration import runs
 from orchestration.definitions import defs
 from orchestration.ui import start, stop
 from tests.pipeline import START, check_results, materialized, run, tiny_network
-from tests.servers import free_port, venv_command, wait_for_port
+from tests.servers import free_port, listening, outside_address, venv_command, wait_for_port
 
 pytestmark = [pytest.mark.server, pytest.mark.spark]
 
@@ -72,22 +71,6 @@ def graphql(port: int, query: str, variables: dict | None = None) -> dict:
         answer = json.loads(response.read())
     assert "errors" not in answer, answer["errors"]
     return answer["data"]
-
-
-def listening(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        return s.connect_ex((host, port)) == 0
-
-
-def outside_address() -> str | None:
-    """This machine's address on its network (not loopback), if it has one."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
-        except OSError:
-            return None
-        address = s.getsockname()[0]
-    return None if address.startswith("127.") else address
 
 
 def served(port: int) -> dict:

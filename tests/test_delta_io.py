@@ -232,11 +232,9 @@ APPENDER = textwrap.dedent(
 
 
 def test_two_processes_append_at_the_same_time(lake, tmp_path):
-    """Both processes start at the same moment and append five times each. On local disk the table does not
-    exist yet: both create it, one wins and the other takes its table. On S3 it is created first: there the
-    loser's create can commit a second CREATE TABLE after the winner's appends (docs/operations.md)."""
-    if storage.is_s3(lake.root):
-        lake.ensure(READINGS)
+    """Both processes start at the same moment on a table that does not exist yet and append five times each:
+    both create it, one wins and the other takes its table (one CREATE TABLE, then the ten appends)."""
+    assert lake.version(READINGS) is None
     env = {**os.environ, **_s3_env(lake)}
     go = __import__("time").time() + 6  # both processes start appending at the same moment
     procs = [

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -32,7 +31,7 @@ from lakehouse.glue import HIVE_TYPES
 from lakehouse.hive_compat import patch_pyhive
 from lakehouse.settings import Settings, home_environment
 from tests.conftest import TEST_BUCKET
-from tests.servers import free_port, stop, venv_command
+from tests.servers import free_port, listening, outside_address, stop, venv_command
 
 pytestmark = [pytest.mark.spark, pytest.mark.server]
 
@@ -287,30 +286,12 @@ def test_a_commit_is_visible_within_the_poll_and_vacuum_breaks_no_query(local):
     assert seen_after_vacuum == expected
 
 
-def non_loopback_address() -> str | None:
-    candidates = set()
-    try:
-        candidates |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
-    except OSError:
-        pass
-    try:
-        shown = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, timeout=10).stdout
-        candidates |= set(re.findall(r"inet (\d+\.\d+\.\d+\.\d+)", shown))
-    except (OSError, subprocess.SubprocessError):
-        pass
-    addresses = sorted(a for a in candidates if not a.startswith("127."))
-    return addresses[0] if addresses else None
-
-
 def test_nothing_answers_on_the_machines_other_addresses(local):
-    address = non_loopback_address()
+    address = outside_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to try")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(5)
-        assert s.connect_ex((address, local.port)) != 0, f"the server answers on {address}:{local.port}"
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # and it does answer on loopback
-        assert s.connect_ex(("127.0.0.1", local.port)) == 0
+    assert not listening(local.port, address), f"the server answers on {address}:{local.port}"
+    assert listening(local.port)  # and it does answer on loopback
 
 
 def test_sigterm_stops_the_server_and_removes_its_folder(servers):
@@ -321,5 +302,4 @@ def test_sigterm_stops_the_server_and_removes_its_folder(servers):
     server.proc.terminate()
     assert server.proc.wait(60) == 0
     assert not workdir.exists()
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        assert s.connect_ex(("127.0.0.1", server.port)) != 0
+    assert not listening(server.port)
