@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from lakehouse.delta import Lake
-from lakehouse.settings import Settings
+from lakehouse.settings import Settings, environment
 from tests.servers import SeaweedFS
 
 TEST_BUCKET = "plantlake-test"
@@ -24,7 +24,23 @@ TEST_BUCKET = "plantlake-test"
 #: (a cold ``plantlake run`` of three tiny nights: about 75 s -> 50 s on 2 cores at a load of 5). Results are
 #: the same. C1 alone reserves 48 MB for compiled code, which a session's JVM fills within minutes: the JVM then
 #: stops compiling and interprets the rest of the session ("CodeCache is full"), so the cache is made larger.
-TEST_SPARK_CONF = "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+TEST_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+#: Spark SQL interprets its plans on the tests' tiny data instead of generating and compiling Java for each
+#: query (whole-stage code generation and generated expression classes): on a few hundred rows the compiling
+#: costs more than it saves (a tiny night: about 40 % less CPU). The same operators give the same rows;
+#: production keeps code generation, which ``make bench`` measures (docs/testing.md).
+TEST_SQL_CONF = "spark.sql.codegen.wholeStage=false;spark.sql.codegen.factoryMode=NO_CODEGEN"
+#: Spark's own defaults, code generation on: for a fixture that processes more than a few hundred rows a night
+#: (the simulated champion's 120 machines over 105 nights take half as long again when interpreted).
+COMPILED_SQL_CONF = "spark.sql.codegen.wholeStage=true;spark.sql.codegen.factoryMode=FALLBACK"
+
+
+def spark_conf_for_tests(java_options: str = TEST_JAVA_OPTIONS, sql: str = TEST_SQL_CONF) -> str:
+    """``PLANTLAKE_SPARK_CONF`` for a test's Spark driver: its Java options, then its SQL settings."""
+    return f"spark.driver.extraJavaOptions={java_options};{sql}"
+
+
+TEST_SPARK_CONF = spark_conf_for_tests()
 
 
 #: Session fixtures that build a lake (minutes): the files whose tests use one form one unit of work for the
@@ -147,10 +163,11 @@ def night_story(tmp_path_factory, spark):
 def simulated_champion(tmp_path_factory, spark) -> dict[str, str]:
     """Both models trained on the simulator's network through the real pipeline, once: the 105 nights of
     tests/mlnetwork.py landed and processed as one backfill, then the weekly retrain job
-    (``bench.soak.train_champion``). The MLflow environment of its store; the quality floor reads its
-    champions' metrics, the soak scores with them."""
+    (``bench.soak.train_champion``), with Spark's code generation on (:data:`COMPILED_SQL_CONF`). The MLflow
+    environment of its store; the quality floor reads its champions' metrics, the soak scores with them."""
     from bench.soak import train_champion
     from tests import mlnetwork
 
     home = tmp_path_factory.mktemp("simulated-champion")
-    return train_champion(home, mlnetwork.simulation(home))
+    with environment({"PLANTLAKE_SPARK_CONF": spark_conf_for_tests(sql=COMPILED_SQL_CONF)}):
+        return train_champion(home, mlnetwork.simulation(home))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 
 from bench.daemon import ProcessWatch
@@ -116,6 +117,7 @@ class UiStart:
     mlflow_health: bytes
     freshness: dict[str, str | None]
     outside_answers: list[int]  # ports that answered on the machine's network address
+    processes: list[str]  # the command lines under plantlake ui
     log: str
 
 
@@ -172,7 +174,8 @@ def ui_start(port: int, mlflow_port: int, server, log: Path) -> UiStart:
         time.sleep(0.5)
     outside = outside_address()
     answered = [p for p in (port, mlflow_port) if outside and listening(p, outside)]
-    return UiStart(listed, code_location(), health, freshness_status(port), answered, log.read_text())
+    processes = [" ".join(p.cmdline()) for p in psutil.Process(server.pid).children(recursive=True)]
+    return UiStart(listed, code_location(), health, freshness_status(port), answered, processes, log.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +244,8 @@ def test_plantlake_ui_serves_mlflow_too_only_on_localhost_and_a_sigterm_stops_th
     assert ui.mlflow_health == b"OK"
     assert "http://127.0.0.1:" in ui.log
     assert ui.outside_answers == []  # bound to 127.0.0.1: nothing answers on the machine's network address
+    assert any("mlflow" in p for p in ui.processes)
+    assert not [p for p in ui.processes if "huey" in p or "jobs._job_runner" in p]  # GenAI's job runners: off
     assert daemon_run.exit_code == 0
     assert daemon_run.still_listening == []  # the children were stopped too
 

@@ -35,7 +35,7 @@ from lakehouse.snapshot import contents, differences
 from orchestration.runs import failures, run_nights
 from orchestration.ui import group_alive
 from sources.landing import list_complete
-from tests.conftest import TEST_SPARK_CONF
+from tests.conftest import TEST_JAVA_OPTIONS, spark_conf_for_tests
 from tests.pipeline import NIGHTS, START, file_digest, tiny_network
 from tests.servers import SeaweedFS, venv_command
 
@@ -54,7 +54,6 @@ def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
     (home / f"dagster-{name}").mkdir(parents=True, exist_ok=True)
     scratch(home).mkdir(exist_ok=True)
     (home / f"dagster-{name}" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    java = f"-Djava.io.tmpdir={scratch(home)} {TEST_SPARK_CONF.split('=', 1)[1]}"
     return {
         **os.environ,
         **home_environment(home),
@@ -62,7 +61,7 @@ def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
         "PLANTLAKE_SPARK_DRIVER_MEMORY": "1g",
         "PLANTLAKE_LOG_LEVEL": "WARNING",
         "SPARK_LOCAL_DIRS": str(scratch(home)),
-        "PLANTLAKE_SPARK_CONF": f"spark.driver.extraJavaOptions={java}",
+        "PLANTLAKE_SPARK_CONF": spark_conf_for_tests(f"-Djava.io.tmpdir={scratch(home)} {TEST_JAVA_OPTIONS}"),
         **extra,
     }
 
