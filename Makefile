@@ -14,7 +14,7 @@ java:
 		exit 1; \
 	fi
 
-# pip installs uv, uv the project: the same versions in well under half of pip's time (docs/testing.md); pip and
+# pip installs uv, uv the project and its bytecode: the same versions in 60 % of pip's time (docs/testing.md); pip and
 # setuptools are upgraded past the advisories of the ones Python bundles (docs/operations.md).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -75,7 +75,7 @@ def ui_env() -> dict[str, str]:
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     env.setdefault("DO_NOT_TRACK", "true")
     # MLflow's server starts eight job-runner processes for its GenAI features (scorers, prompt optimisation),
-    # which plantlake does not use: about 2 GB and 25 s of CPU at every start (docs/operations.md)
+    # which plantlake does not use: about 2 GB and 25 s of CPU at every start (docs/models.md)
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     return env
 
