@@ -74,9 +74,10 @@ def first_partition(home: Path, start: dt.date, console: Console) -> None:
                       f"{get_settings().orchestration.first_date}, not on the demo's first night {first}[/yellow]")
 
 
-def simulate_network(network: DemoNetwork, start: dt.date, console: Console) -> None:
+def simulation_config(network: DemoNetwork, start: dt.date) -> SimulationConfig:
+    """What the simulator makes of the demo's network from its first night on."""
     settings = get_settings()
-    config = SimulationConfig(
+    return SimulationConfig(
         landing=settings.landing_uri,
         start=start,
         days=network.days,
@@ -88,6 +89,10 @@ def simulate_network(network: DemoNetwork, start: dt.date, console: Console) -> 
         telemetry_interval_s=network.telemetry_interval_s,
         settings=settings,
     )
+
+
+def simulate_network(network: DemoNetwork, start: dt.date, console: Console) -> None:
+    config = simulation_config(network, start)
     drops = network.days * (network.plants + 1)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:

@@ -12,9 +12,8 @@ from rich.console import Console
 from lakehouse.delta import Lake
 from lakehouse.settings import HOME_FILE, get_settings, plantlake_home
 from orchestration.definitions import build_definitions
-from orchestration.demo import DemoNetwork, nights, run_demo
+from orchestration.demo import DemoNetwork, nights, run_demo, simulation_config
 from orchestration.runs import ONE_PLANNED_EVENT_PER_ASSET
-from sources.simulator import SimulationConfig
 from sources.simulator.network import Network
 from sources.simulator.plantday import production_day
 
@@ -37,8 +36,8 @@ def test_the_demo_simulates_processes_and_shows_a_night(tmp_path, monkeypatch):
     assert "retrain" not in text
     assert "what was built" in text and "OEE per plant" in text and "top supplier risks" in text
     # one row per plant that worked the night: the simulator's calendar (Saturdays some plants, Sundays none)
-    plants = Network(SimulationConfig(landing=str(tmp_path), start=night, plants=network.plants,
-                                      seed=network.seed)).plants
+    with plantlake_home(tmp_path):
+        plants = Network(simulation_config(network, night)).plants
     assert oee_rows == sum(production_day(plant, night) for plant in plants)
     assert all(name not in os.environ for name in ONE_PLANNED_EVENT_PER_ASSET)  # only for the demo's run
     instance = dg.DagsterInstance.from_config(str(tmp_path / "dagster"))
