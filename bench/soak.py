@@ -38,7 +38,7 @@ from lakehouse.snapshot import contents, differences
 from ml.tables import FAILURE_RISK
 from ml.train import TRAINING_INPUTS
 from orchestration.definitions import build_definitions
-from orchestration.runs import failures, retrain, run_config, run_nights, upstream_of
+from orchestration.runs import failures, local_instance, retrain, run_config, run_nights, upstream_of
 from sources.simulator import SimulationConfig, simulate
 
 START = dt.date(2026, 1, 5)
@@ -130,18 +130,19 @@ def train_champion(home: Path, nights: SimulationConfig | None = None) -> dict[s
     ``home`` the night before the soak starts, then the weekly retrain job. Returns its MLflow environment.
 
     ``nights``: another network to train on, simulated into ``home``'s landing zone (the tests' champion is
-    the quality floor's network, tests/mlnetwork.py). The nights are one backfill run; its history is in
-    memory, with one "materialization planned" event per asset (failures are reported here), of the assets
-    that build what training reads (``ml.train.TRAINING_INPUTS``).
+    the quality floor's network, tests/mlnetwork.py). The nights are one backfill run, with one
+    "materialization planned" event per asset (failures are reported here), of the assets that build what
+    training reads (``ml.train.TRAINING_INPUTS``); its history is kept as ``plantlake run`` keeps it, under
+    ``home``.
     """
     own_network = nights is None  # the benchmark's small network: crowned for the measurement if need be
     with plantlake_home(home):
         nights = nights or training_config(str(home / "landing"), START)
         simulate(nights)
-        instance = dg.DagsterInstance.ephemeral()
-        problems = failures(run_nights(nights.start, nights.end, dagster_instance=instance, log_level="WARNING",
-                                       planned_per_asset=True, assets=upstream_of(TRAINING_INPUTS)))
-        problems += failures(retrain(dagster_instance=instance, log_level="WARNING", end_date=nights.end))
+        with local_instance(home / "dagster") as instance:
+            problems = failures(run_nights(nights.start, nights.end, dagster_instance=instance, log_level="WARNING",
+                                           planned_per_asset=True, assets=upstream_of(TRAINING_INPUTS)))
+            problems += failures(retrain(dagster_instance=instance, log_level="WARNING", end_date=nights.end))
         if own_network:
             crown_for_measurement()
     if problems:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 
 from expectations.outcome import MAX_EXAMPLES, Failure, json_safe, share
 from lakehouse.catalog import TableSpec
+
+if TYPE_CHECKING:
+    from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 
 _UTC = {"UTC", "+00:00", "ETC/UTC", "Z"}
 

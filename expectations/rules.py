@@ -1,20 +1,59 @@
 """What must hold in a table beyond its types, from its catalog declaration: rules as plain data.
 
 Each column's ``min``/``max`` becomes a :class:`Between`, its ``allowed`` values a :class:`OneOf`,
-each ``at_most`` pair an :class:`AtMost`. Rules are plain data so that every suite gets fresh GX
-expectations and the rules read like the KPI definitions they protect. Nulls pass every rule:
-whether a column may be null is the catalog's business.
+each ``at_most`` pair an :class:`AtMost`. Rules are plain data so that the rules read like the KPI
+definitions they protect, and each states its GX expectation as plain data too (:class:`Expected`):
+GX is imported only when a slice leaves an expectation for GX to compute (``expectations.runner``).
+Nulls pass every rule: whether a column may be null is the catalog's business.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-import great_expectations as gx
-from great_expectations.expectations.expectation import Expectation
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from lakehouse.catalog import TableSpec
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One GX expectation as plain data: its type (``expect_column_values_to_be_between``...) and arguments,
+    as GX's ``ExpectationConfiguration`` holds them."""
+
+    type: str
+    kwargs: Mapping[str, Any]
+    description: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def expectation_type(self) -> str:
+        return self.type
+
+    @property
+    def column(self) -> str | None:
+        return self.kwargs.get("column")
+
+    @property
+    def type_(self) -> str | None:
+        return self.kwargs.get("type_")
+
+    def with_kwargs(self, **changes: Any) -> Expected:
+        return replace(self, kwargs={**self.kwargs, **changes})
+
+    @property
+    def configuration(self):
+        """GX's configuration of it (imports GX)."""
+        from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+        return ExpectationConfiguration(type=self.type, kwargs=dict(self.kwargs), meta=dict(self.meta) or None,
+                                        description=self.description)
+
+    @classmethod
+    def of(cls, expectation: Any) -> Expected:
+        """A GX expectation (or its configuration) as plain data."""
+        config = getattr(expectation, "configuration", expectation)
+        return cls(config.type, dict(config.kwargs), config.description, dict(config.meta or {}))
 
 
 @dataclass(frozen=True)
@@ -29,10 +68,9 @@ class Between:
     def columns(self) -> tuple[str, ...]:
         return (self.column,)
 
-    def expectation(self) -> Expectation:
-        return gx.expectations.ExpectColumnValuesToBeBetween(
-            column=self.column, min_value=self.low, max_value=self.high, description=self.text
-        )
+    def expectation(self) -> Expected:
+        bounds = {k: float(v) for k, v in (("min_value", self.low), ("max_value", self.high)) if v is not None}
+        return Expected("expect_column_values_to_be_between", {"column": self.column, **bounds}, self.text)
 
     @property
     def text(self) -> str:
@@ -54,14 +92,10 @@ class AtMost:
     def columns(self) -> tuple[str, ...]:
         return (self.column, self.other)
 
-    def expectation(self) -> Expectation:
-        return gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=self.other,
-            column_B=self.column,
-            or_equal=True,
-            ignore_row_if="either_value_is_missing",
-            description=self.text,
-        )
+    def expectation(self) -> Expected:
+        return Expected("expect_column_pair_values_a_to_be_greater_than_b",
+                        {"column_A": self.other, "column_B": self.column, "or_equal": True,
+                         "ignore_row_if": "either_value_is_missing"}, self.text)
 
     @property
     def text(self) -> str:
@@ -79,10 +113,9 @@ class OneOf:
     def columns(self) -> tuple[str, ...]:
         return (self.column,)
 
-    def expectation(self) -> Expectation:
-        return gx.expectations.ExpectColumnValuesToBeInSet(
-            column=self.column, value_set=list(self.values), description=self.text
-        )
+    def expectation(self) -> Expected:
+        return Expected("expect_column_values_to_be_in_set", {"column": self.column, "value_set": list(self.values)},
+                        self.text)
 
     @property
     def text(self) -> str:

@@ -26,16 +26,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
-import great_expectations as gx
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from expectations import report
-from expectations.context import batch
 from expectations.outcome import MAX_EXAMPLES, Outcome, combine
-from expectations.suites import TYPE_CHECK, suite_for
+from expectations.rules import Expected
+from expectations.suites import TYPE_CHECK, Suite, gx_suite, suite_for
 from lakehouse.catalog import TableSpec
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,13 @@ A_ABOVE_B = "expect_column_pair_values_a_to_be_greater_than_b"
 COLUMNS_IN_ORDER = "expect_table_columns_to_match_ordered_list"
 
 
-def validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite | None = None) -> Outcome:
-    """Run ``suite`` (default: the table's catalog suite) on ``data``; never raises for bad data."""
+def validate(spec: TableSpec, data: pa.Table, suite: Suite | Any | None = None) -> Outcome:
+    """Run ``suite`` (default: the table's catalog suite; or a GX ``ExpectationSuite``) on ``data``; never raises
+    for bad data."""
     return _logged(_validate(spec, _arrow(data), suite if suite is not None else suite_for(spec)))
 
 
-def validate_parts(spec: TableSpec, parts: Iterable[pa.Table], suite: gx.ExpectationSuite | None = None) -> Outcome:
+def validate_parts(spec: TableSpec, parts: Iterable[pa.Table], suite: Suite | Any | None = None) -> Outcome:
     """Run ``suite`` on a slice part by part and report it as one (:func:`expectations.outcome.combine`).
 
     For slices too large for one pandas frame. Exact for row-level expectations, and for the
@@ -77,35 +78,37 @@ def _logged(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _validate(spec: TableSpec, data: pa.Table, suite: gx.ExpectationSuite) -> Outcome:
+def _validate(spec: TableSpec, data: pa.Table, suite: Suite | Any) -> Outcome:
     started = time.perf_counter()
-    type_checks = [e for e in suite.expectations if e.expectation_type == TYPE_CHECK]
+    expected = [e if isinstance(e, Expected) else Expected.of(e) for e in suite.expectations]
+    type_checks = [e for e in expected if e.type == TYPE_CHECK]
     failures = [report.type_failure(e.column, e.type_, data) for e in type_checks
                 if report.type_mismatch(e.column, e.type_, data)]
     unusable = {f.column for f in failures} | {c for c in spec.column_names if c not in data.column_names}
 
     missing = {f.name for f, column in zip(data.schema, data.columns, strict=True) if _has_missing(column)}
     runnable, skipped, proven = [], [], 0
-    for e in suite.expectations:
-        if e.expectation_type == TYPE_CHECK:
+    for e in expected:
+        if e.type == TYPE_CHECK:
             continue
-        configuration = e.configuration  # GX builds it anew on every access
-        columns = report.expectation_columns(e.expectation_type, configuration.kwargs)
+        columns = report.expectation_columns(e.type, e.kwargs)
         blocked = [c for c in columns if c in unusable or c not in data.column_names]
         if blocked:
             why = f"{', '.join(blocked)} missing, repeated or mistyped"
-            skipped.append(f"{e.expectation_type} on {', '.join(columns)}: {why}")
-        elif _proven(e.expectation_type, configuration.kwargs, columns, data, missing):
+            skipped.append(f"{e.type} on {', '.join(columns)}: {why}")
+        elif _proven(e.type, e.kwargs, columns, data, missing):
             proven += 1
         else:
-            runnable.append(_unscreened(e, configuration, columns, missing))
+            runnable.append(_unscreened(e, columns, missing))
 
     evaluated = len(type_checks) + proven
     if runnable:
+        from expectations.context import batch  # GX: only for what the Arrow table does not prove
+
         with batch(_frame(data)) as gx_batch:
-            checked = gx_batch.validate(_suite(suite.name, runnable), result_format=CHECK_FORMAT)
-            failed = [r.expectation_config for r in checked.results if not r.success]
-            detailed = gx_batch.validate(_suite(suite.name, failed), result_format=RESULT_FORMAT) if failed else None
+            checked = gx_batch.validate(gx_suite(suite.name, runnable), result_format=CHECK_FORMAT)
+            failed = [Expected.of(r.expectation_config) for r in checked.results if not r.success]
+            detailed = gx_batch.validate(gx_suite(suite.name, failed), result_format=RESULT_FORMAT) if failed else None
         evaluated += checked.statistics["evaluated_expectations"]
         failures += [report.gx_failure(r, spec, data) for r in detailed.results if not r.success] if detailed else []
 
@@ -126,8 +129,10 @@ def _proven(kind: str, kwargs: dict, columns: list[str], data: pa.Table, missing
     Not null: none of ``columns`` is among those with a ``missing`` value. Unique: no missing
     value and no repeated value or combination of values. Between, in a set: every value that
     is not missing (GX's column rules skip those) within the bounds, or in the set. A above B:
-    no missing value in either column and A > B (>= with ``or_equal``) on every row. The
-    columns in order: those of ``data``. Anything else, or a rule on no rows, is left to GX.
+    A > B (>= with ``or_equal``) on every row, those where either is missing skipped when the rule
+    says so (``either_value_is_missing``), else no missing value in either column; on no rows,
+    these three are met (no row breaks them). The columns in order: those of ``data``. Anything
+    else is left to GX.
     """
     if kind == NOT_NULL:
         return not missing.intersection(columns)
@@ -136,7 +141,8 @@ def _proven(kind: str, kwargs: dict, columns: list[str], data: pa.Table, missing
     if kind == COLUMNS_IN_ORDER:
         return data.column_names == list(kwargs["column_list"])
     if not data.num_rows:
-        return False
+        return ((kind == BETWEEN and (kwargs.get("min_value"), kwargs.get("max_value")) != (None, None))
+                or (kind == IN_SET and kwargs.get("value_set") is not None) or kind == A_ABOVE_B)
     if kind == BETWEEN:
         return _within(_present(data.column(columns[0])), kwargs)
     if kind == IN_SET:
@@ -144,10 +150,15 @@ def _proven(kind: str, kwargs: dict, columns: list[str], data: pa.Table, missing
         return kwargs.get("value_set") is not None and set(pc.unique(values).to_pylist()) <= set(kwargs["value_set"])
     if kind == A_ABOVE_B:
         a, b = data.column(kwargs["column_A"]), data.column(kwargs["column_B"])
-        if missing.intersection(columns) or not (a.type == b.type or (_numeric(a.type) and _numeric(b.type))):
+        if not (a.type == b.type or (_numeric(a.type) and _numeric(b.type))):
             return False
+        if missing.intersection(columns):
+            if kwargs.get("ignore_row_if") != "either_value_is_missing":
+                return False
+            both = pc.and_(_is_present(a), _is_present(b))  # the rows GX looks at
+            a, b = a.filter(both), b.filter(both)
         above = pc.greater_equal(a, b) if kwargs.get("or_equal") else pc.greater(a, b)
-        return pc.all(above).as_py() is True
+        return pc.all(above, min_count=0).as_py() is True
     return False
 
 
@@ -157,6 +168,12 @@ def _present(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return values.filter(pc.invert(pc.is_nan(values))) if pa.types.is_floating(values.type) else values
 
 
+def _is_present(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Per row, whether ``column`` has a value there (neither null nor NaN)."""
+    valid = pc.is_valid(column)
+    return pc.and_(valid, pc.invert(pc.is_nan(column))) if pa.types.is_floating(column.type) else valid
+
+
 def _numeric(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind) or pa.types.is_floating(kind)
 
@@ -164,25 +181,25 @@ def _numeric(kind: pa.DataType) -> bool:
 def _within(values: pa.ChunkedArray, kwargs: dict) -> bool:
     """Every one of ``values`` (numbers) within ``min_value``..``max_value`` (``strict_min``/``strict_max``)."""
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
-    if not len(values) or not _numeric(values.type) or (low is None and high is None):
+    if not _numeric(values.type) or (low is None and high is None):
         return False
+    if not len(values):  # every value missing: GX skips them all
+        return True
     least, most = (v.as_py() for v in pc.min_max(values).values())
     return ((low is None or (least > low if kwargs.get("strict_min") else least >= low))
             and (high is None or (most < high if kwargs.get("strict_max") else most <= high)))
 
 
-def _unscreened(e, configuration, columns: list[str], missing: set[str]):
-    """``e``'s ``configuration``, without its screen for missing values when its columns have none.
+def _unscreened(e: Expected, columns: list[str], missing: set[str]) -> Expected:
+    """``e`` without its screen for missing values when its columns have none.
 
     The verdict is the same; GX would copy the whole frame to drop no row (a large share of a
     validation's time: docs/performance.md; the pair rules gain, and the natural key where it
     is not proven on Arrow).
     """
-    kwargs = configuration.kwargs
-    if kwargs.get("ignore_row_if") in (None, "never", "neither") or missing.intersection(columns):
-        return configuration
-    screen_nothing = "neither" if "column_A" in kwargs else "never"
-    return e.copy(update={"ignore_row_if": screen_nothing}).configuration
+    if e.kwargs.get("ignore_row_if") in (None, "never", "neither") or missing.intersection(columns):
+        return e
+    return e.with_kwargs(ignore_row_if="neither" if "column_A" in e.kwargs else "never")
 
 
 def _has_missing(column: pa.ChunkedArray) -> bool:
@@ -190,10 +207,6 @@ def _has_missing(column: pa.ChunkedArray) -> bool:
     if column.null_count:
         return True
     return pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py() is True
-
-
-def _suite(name: str, configurations: list) -> gx.ExpectationSuite:
-    return gx.ExpectationSuite(name=name, expectations=configurations)
 
 
 def _arrow(data: pa.Table | pa.RecordBatch | pa.RecordBatchReader) -> pa.Table:

@@ -1,4 +1,4 @@
-"""One GX expectation suite per table, built from the catalog, the caller's ranges and the table's rules.
+"""One expectation suite per table, built from the catalog, the caller's ranges and the table's rules.
 
 A suite ``<layer>.<table>`` expects, in this order:
 
@@ -11,6 +11,9 @@ A suite ``<layer>.<table>`` expects, in this order:
   allowed values, which bronze and silver take from the feed contracts, and ordered column pairs);
 * the ``ranges`` and ``allowed`` values a caller adds.
 
+A suite is plain data (:class:`Suite` of :class:`expectations.rules.Expected`), GX's expectation types
+and arguments: the runner proves most of them on the Arrow slice and builds GX's objects
+(:func:`gx_suite`) only for what is left, so a process whose slices are clean never imports GX.
 Suites are cached per process and argument set: callers share them and must not modify them.
 """
 
@@ -19,13 +22,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-import great_expectations as gx
 import pyarrow as pa
-from great_expectations.expectations.expectation import Expectation
 
 from expectations import rules
-from expectations.context import context
+from expectations.rules import Expected
 from lakehouse.catalog import TableSpec
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,15 @@ Allowed = dict[str, Sequence[str]]
 TYPE_CHECK = "expect_column_values_to_be_of_type"
 
 
-def suite_for(spec: TableSpec, *, ranges: Ranges | None = None, allowed: Allowed | None = None) -> gx.ExpectationSuite:
+@dataclass(frozen=True)
+class Suite:
+    """A table's expectations, in order."""
+
+    name: str
+    expectations: tuple[Expected, ...]
+
+
+def suite_for(spec: TableSpec, *, ranges: Ranges | None = None, allowed: Allowed | None = None) -> Suite:
     """The table's suite (cached: the same arguments give the same, shared suite object)."""
     frozen_ranges = tuple(sorted((c, (low, high)) for c, (low, high) in (ranges or {}).items()))
     frozen_allowed = tuple(sorted((c, tuple(v) if not isinstance(v, str) else v) for c, v in (allowed or {}).items()))
@@ -44,39 +54,47 @@ def suite_for(spec: TableSpec, *, ranges: Ranges | None = None, allowed: Allowed
 
 
 @functools.lru_cache(maxsize=512)
-def _suite(spec: TableSpec, ranges: tuple, allowed: tuple) -> gx.ExpectationSuite:
-    context()  # suites resolve their store through the current context
+def _suite(spec: TableSpec, ranges: tuple, allowed: tuple) -> Suite:
     own = rules.rules_for(spec)
     extra = [r for r in (*rules.range_rules(dict(ranges)), *rules.allowed_rules(dict(allowed))) if r not in own]
     _check_extra(spec, [*extra, *(r for r in own if not isinstance(r, rules.AtMost))])
     _check_columns(spec, own, "rule")
-    expectations = [*catalog_expectations(spec), *(r.expectation() for r in (*extra, *own))]
-    suite = gx.ExpectationSuite(name=spec.name, expectations=expectations, meta={"table": spec.name})
-    if len(suite.expectations) != len(expectations):  # GX logs and drops invalid ones; never silently
-        raise ValueError(f"{spec.name}: GX refused {len(expectations) - len(suite.expectations)} expectations")
+    expectations = (*catalog_expectations(spec), *(r.expectation() for r in (*extra, *own)))
     log.debug("suite %s: %d expectations", spec.name, len(expectations))
-    return suite
+    return Suite(spec.name, expectations)
 
 
-def catalog_expectations(spec: TableSpec) -> list[Expectation]:
+def catalog_expectations(spec: TableSpec) -> list[Expected]:
     """What the catalog alone says: columns in order, their types, not-null columns, the natural key."""
-    expect = gx.expectations
-    out: list[Expectation] = [expect.ExpectTableColumnsToMatchOrderedList(column_list=spec.column_names)]
-    out += [
-        expect.ExpectColumnValuesToBeOfType(column=c.name, type_=str(c.type), meta={"checked_on": "arrow schema"})
-        for c in spec.columns
-    ]
-    out += [expect.ExpectColumnValuesToNotBeNull(column=c.name) for c in spec.columns if not c.nullable]
+    out = [Expected("expect_table_columns_to_match_ordered_list", {"column_list": spec.column_names})]
+    out += [Expected(TYPE_CHECK, {"column": c.name, "type_": str(c.type)}, meta={"checked_on": "arrow schema"})
+            for c in spec.columns]
+    out += [Expected("expect_column_values_to_not_be_null", {"column": c.name}) for c in spec.columns if not c.nullable]
     key = list(spec.natural_key)
     if len(key) == 1:
-        out.append(expect.ExpectColumnValuesToBeUnique(column=key[0], description=f"natural key {key[0]} is unique"))
+        out.append(Expected("expect_column_values_to_be_unique", {"column": key[0]}, f"natural key {key[0]} is unique"))
     elif key:
-        out.append(expect.ExpectCompoundColumnsToBeUnique(
-            column_list=key,
-            ignore_row_if="any_value_is_missing",  # a null key part is the not-null expectation's finding
-            description=f"natural key ({', '.join(key)}) is unique",
+        out.append(Expected(
+            "expect_compound_columns_to_be_unique",
+            # a null key part is the not-null expectation's finding
+            {"column_list": key, "ignore_row_if": "any_value_is_missing"},
+            f"natural key ({', '.join(key)}) is unique",
         ))
     return out
+
+
+def gx_suite(name: str, expectations: Sequence[Expected]):
+    """GX's suite of ``expectations`` (imports GX and builds its context: the runner calls it for what the Arrow
+    proofs leave). GX logs and drops an expectation it cannot build: that raises here, never silently."""
+    import great_expectations as gx
+
+    from expectations.context import context
+
+    context()  # suites resolve their store through the current context
+    suite = gx.ExpectationSuite(name=name, expectations=[e.configuration for e in expectations])
+    if len(suite.expectations) != len(expectations):
+        raise ValueError(f"{name}: GX refused {len(expectations) - len(suite.expectations)} expectations")
+    return suite
 
 
 def _check_columns(spec: TableSpec, given: Sequence[rules.Rule], what: str) -> None:

@@ -10,9 +10,12 @@ database and again in the index (about 11 ms each here, most of a long backfill)
   (:data:`BATCH_ENVIRONMENT`, set by ``orchestration.runs`` for the runs it starts);
 * keeps a run of check results (a check records one per night of the run) until the next
   other event, and writes them together;
-* keeps one engine per database and commits without waiting for the disk each time
+* keeps an engine and its open connection for the databases it writes (the index and the last
+  few runs' own) and commits without waiting for the disk each time
   (``synchronous=NORMAL`` in SQLite's WAL mode: a power cut may lose the last events of a run,
-  never corrupt the database), which is what single events cost.
+  never corrupt the database), which is what single events cost;
+* builds each event's row once for both databases, and remembers the tables and columns it has
+  found (Dagster asks before every check result and materialization, with a new engine each time).
 
 So the bookkeeping follows the run's steps, not its nights. ``orchestration.runs.dagster_home``
 names this class in the instance's ``dagster.yaml``.
@@ -31,6 +34,9 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
 
+#: Databases whose engine (and pooled connection) is kept open: the index and the runs written last. A process
+#: that writes many runs (the daemon, the webserver) closes the others' files.
+KEPT_ENGINES = 4
 #: The largest batch Dagster hands over at once (a partition range's materializations of one asset).
 BATCH_ENVIRONMENT = {"DAGSTER_EVENT_BATCH_SIZE": "100000"}
 
@@ -51,15 +57,17 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             yield held[1]
             return
         with self._db_lock:
-            engine = self._engines().get(shard)
+            engines = self._engines()
+            engine = engines.pop(shard, None)
             if engine is None:
-                engine = db.create_engine(self.conn_string_for_shard(shard), poolclass=db.pool.NullPool,
-                                          connect_args={"timeout": 30})
+                engine = db.create_engine(self.conn_string_for_shard(shard), connect_args={"timeout": 30})
                 db.event.listen(engine, "connect", _relaxed_sync)
                 if shard not in self._initialized_dbs:
                     self._initdb(engine)
                     self._initialized_dbs.add(shard)
-                self._engines()[shard] = engine
+            engines[shard] = engine  # the most recently used last
+            while len(engines) > KEPT_ENGINES:
+                engines.pop(next(iter(engines))).dispose()
             with engine.connect() as conn, conn.begin():
                 yield conn
 
@@ -83,9 +91,10 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         pending, self.__dict__["_plantlake_pending"] = self._pending(), []
         if not pending:
             return
-        self._insert(pending)  # before the index's transaction: one database lock at a time
+        rows = [self.prepare_insert_event(event) for event in pending]
+        self._insert(pending, rows)  # before the index's transaction: one database lock at a time
         with self._together(INDEX_SHARD_NAME) as conn:
-            ids = self._index(conn, pending)
+            ids = self._index(conn, rows)
             for event, event_id in zip(pending, ids, strict=True):
                 self.store_asset_check_event(event, event_id)
 
@@ -99,29 +108,48 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             finally:
                 self.__dict__["_plantlake_held"] = None
 
-    def _insert(self, events: Sequence[EventLogEntry]) -> None:
-        """``events`` into their runs' databases, one transaction each."""
-        by_run: dict[str, list[EventLogEntry]] = defaultdict(list)
-        for event in events:
-            by_run[event.run_id].append(event)
-        for run_id, run_events in by_run.items():
+    def _insert(self, events: Sequence[EventLogEntry], rows: Sequence) -> None:
+        """``events`` (their ``rows``: :meth:`prepare_insert_event`) into their runs' databases, one
+        transaction each."""
+        by_run: dict[str, list] = defaultdict(list)
+        for event, row in zip(events, rows, strict=True):
+            by_run[event.run_id].append(row)
+        for run_id, run_rows in by_run.items():
             with self.run_connection(run_id) as conn:
-                for event in run_events:
-                    conn.execute(self.prepare_insert_event(event))
+                for row in run_rows:
+                    conn.execute(row)
 
-    def _index(self, index, events: Sequence[EventLogEntry]) -> list[int]:
-        """``events`` into the cross-run index (in ``index``'s transaction); their ids there."""
+    def _index(self, index, rows: Sequence) -> list[int]:
+        """Events' ``rows`` into the cross-run index (in ``index``'s transaction); their ids there."""
         ids = []
-        for event in events:
-            with db_result(index, self.prepare_insert_event(event)) as result:
+        for row in rows:
+            with db_result(index, row) as result:
                 ids.append(result.inserted_primary_key[0])
         return ids
+
+    def has_table(self, table_name: str) -> bool:
+        """Whether the index has ``table_name``, remembered once it has (tables are only added by
+        ``dagster instance migrate``, never dropped while a run writes)."""
+        known = self.__dict__.setdefault("_plantlake_tables", set())
+        if table_name not in known and super().has_table(table_name):
+            known.add(table_name)
+        return table_name in known
+
+    def _has_asset_key_col_on_connection(self, conn: db.engine.Connection, column_name: str) -> bool:
+        known = self.__dict__.setdefault("_plantlake_asset_key_columns", set())
+        if column_name not in known and super()._has_asset_key_col_on_connection(conn, column_name):
+            known.add(column_name)
+        return column_name in known
 
     def _pending(self) -> list[EventLogEntry]:
         return self.__dict__.setdefault("_plantlake_pending", [])
 
     def dispose(self) -> None:
         self.flush()
+        with self._db_lock:
+            for engine in self._engines().values():
+                engine.dispose()
+            self._engines().clear()
         super().dispose()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
@@ -132,9 +160,10 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         events = [e for e in events if e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS]
         if not events:
             return
-        self._insert(events)
+        rows = [self.prepare_insert_event(event) for event in events]
+        self._insert(events, rows)
         with self.index_transaction() as conn:  # mirrored in the cross-run index, as store_event does
-            ids = self._index(conn, events)
+            ids = self._index(conn, rows)
             self._store_asset_event_tags(conn, events, ids)
             for event, event_id in zip(events, ids, strict=True):
                 self._store_asset_event(conn, event, event_id)

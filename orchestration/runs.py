@@ -37,9 +37,14 @@ event_log_storage:
 
 
 def dagster_home() -> Path:
-    """The Dagster instance folder, created with telemetry off and the batching event log if it does not exist
-    (or holds what plantlake wrote before)."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(get_settings().home / "dagster")))
+    """The Dagster instance folder (``DAGSTER_HOME``, else ``$PLANTLAKE_HOME/dagster``), configured as
+    :func:`configured` says."""
+    return configured(Path(os.environ.setdefault("DAGSTER_HOME", str(get_settings().home / "dagster"))))
+
+
+def configured(home: Path) -> Path:
+    """``home`` as a Dagster instance folder: created with telemetry off and the batching event log if it has
+    no ``dagster.yaml`` (or holds what plantlake wrote before)."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text() == _FIRST_DAGSTER_YAML:
@@ -50,6 +55,12 @@ def dagster_home() -> Path:
 def instance() -> dg.DagsterInstance:
     dagster_home()
     return dg.DagsterInstance.get()
+
+
+def local_instance(home: Path) -> dg.DagsterInstance:
+    """An instance in ``home``, configured as ``plantlake run``'s (:func:`configured`), whatever ``DAGSTER_HOME``
+    says: for runs whose history is kept beside a lake of their own (the tests' backfills, the soak)."""
+    return dg.DagsterInstance.from_config(str(configured(home)))
 
 
 #: Dagster's opt-in for a run over many partitions: one "materialization planned" event per asset

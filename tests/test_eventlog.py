@@ -3,10 +3,13 @@ what Dagster's own storage would: one materialization and one check result per a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from lakehouse.settings import environment
-from orchestration.eventlog import BATCH_ENVIRONMENT, BatchedSqliteEventLogStorage
+from orchestration.eventlog import BATCH_ENVIRONMENT, KEPT_ENGINES, BatchedSqliteEventLogStorage
 from orchestration.runs import ONE_PLANNED_EVENT_PER_ASSET, instance
 
 NIGHTS = dg.DailyPartitionsDefinition(start_date="2020-01-01")
@@ -24,8 +27,13 @@ def table(context):
 
 def test_a_range_of_nights_is_stored_together_and_reads_back_night_by_night(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    calls = {"single": 0, "batch": 0}
+    calls = {"single": 0, "batch": 0, "has_table": 0}
     single, batch = BatchedSqliteEventLogStorage.store_event, BatchedSqliteEventLogStorage.store_event_batch
+    probe = SqliteEventLogStorage.has_table
+
+    def counted_probe(self, name):
+        calls["has_table"] += 1
+        return probe(self, name)
 
     def counted_single(self, event):
         calls["single"] += 1
@@ -37,6 +45,7 @@ def test_a_range_of_nights_is_stored_together_and_reads_back_night_by_night(tmp_
 
     monkeypatch.setattr(BatchedSqliteEventLogStorage, "store_event", counted_single)
     monkeypatch.setattr(BatchedSqliteEventLogStorage, "store_event_batch", counted_batch)
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counted_probe)
     job = dg.Definitions(assets=[table], jobs=[dg.define_asset_job("j", [table], partitions_def=NIGHTS,
                                                                     executor_def=dg.in_process_executor)]
                          ).resolve_job_def("j")
@@ -56,3 +65,21 @@ def test_a_range_of_nights_is_stored_together_and_reads_back_night_by_night(tmp_
     failed = [h.partition for h in history if h.status.value == "FAILED"]
     assert failed == ["2020-01-07"]
     assert calls["batch"] >= 1  # the nights' materializations came as one batch (check results: one by one, held)
+    assert calls["has_table"] <= 3  # asked before each of the 91 check results, the index's tables are probed once
+
+
+def test_the_storage_keeps_the_files_of_few_databases_open(tmp_path, monkeypatch):
+    """A connection stays open for the databases written last (a night's events do not each open one); a process
+    that writes many runs, as the daemon does, holds the files of :data:`KEPT_ENGINES` of them at most."""
+    import psutil
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    storage = instance().event_log_storage
+    for i in range(3 * KEPT_ENGINES):
+        with storage.run_connection(f"run-{i}") as conn:
+            assert conn.exec_driver_sql("select count(*) from event_logs").scalar() == 0
+    assert list(storage._engines()) == [f"run-{i}" for i in range(2 * KEPT_ENGINES, 3 * KEPT_ENGINES)]
+    open_runs = {Path(f.path).name.split(".")[0] for f in psutil.Process().open_files() if str(tmp_path) in f.path}
+    assert open_runs == {f"run-{i}" for i in range(2 * KEPT_ENGINES, 3 * KEPT_ENGINES)}  # their .db, -wal, -shm
+    storage.dispose()
+    assert not [f for f in psutil.Process().open_files() if str(tmp_path) in f.path]

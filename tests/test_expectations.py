@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import great_expectations as gx
@@ -17,6 +19,7 @@ import expectations
 from bench.expectations_bench import telemetry
 from expectations import Outcome, suite_for, validate
 from expectations.context import _batch_definition, context
+from expectations.suites import gx_suite
 from lakehouse import catalog
 from lakehouse.gold_tables import MACHINE_SENSOR_DAILY
 from sources import mapping as mappings
@@ -217,6 +220,29 @@ def test_every_catalog_table_has_a_suite_and_its_empty_table_passes():
         outcome = validate(spec, spec.schema.empty_table(), suite)
         assert outcome.success, (spec.name, outcome.failures, outcome.skipped)
         assert (outcome.rows, outcome.evaluated) == (0, len(suite.expectations))
+        assert len(gx_suite(suite.name, suite.expectations).expectations) == len(suite.expectations)  # GX takes all
+
+
+def test_a_clean_slice_is_validated_without_importing_gx():
+    """The suites are plain data and the Arrow proofs answer a clean slice alone: a process whose slices are clean
+    (a night's checks) never pays GX's import; a broken slice brings GX in, which reports the failure."""
+    program = f"""
+import datetime, sys
+import pyarrow as pa
+from expectations import validate
+from lakehouse import catalog
+spec = catalog.get("gold.oee_daily")
+rows = {oee_rows()!r}
+assert validate(spec, pa.Table.from_pylist(rows, schema=spec.schema)).success
+print(any(name.split(".")[0] == "great_expectations" for name in sys.modules))
+rows[0]["good_count"] = 1700
+print(validate(spec, pa.Table.from_pylist(rows, schema=spec.schema)).failures[0].expectation)
+print(any(name.split(".")[0] == "great_expectations" for name in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", program], cwd=Path(__file__).parents[1], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["False", "expect_column_pair_values_a_to_be_greater_than_b", "True"]
 
 
 def test_an_empty_table_fails_only_a_suite_that_requires_rows():
@@ -445,8 +471,7 @@ def test_what_the_arrow_table_proves_met_gx_does_not_compute_again(monkeypatch):
     assert sent_to_gx(repeated) == {"expect_compound_columns_to_be_unique"}
     missing = oee_rows()
     missing[0]["planned_minutes"] = float("nan")  # not null to Arrow, missing to pandas: GX decides, and fails it
-    assert sent_to_gx(missing) == {"expect_column_values_to_not_be_null",  # and the pair rule run <= planned
-                                   "expect_column_pair_values_a_to_be_greater_than_b"}
+    assert sent_to_gx(missing) == {"expect_column_values_to_not_be_null"}  # the pair rule skips the row, as GX
     outcome = validate(spec, table(spec.name, missing))
     assert ("expect_column_values_to_not_be_null", "planned_minutes") in {(f.expectation, f.column)
                                                                           for f in outcome.failures}
@@ -486,6 +511,10 @@ def test_the_arrow_proofs_find_what_gx_alone_finds(monkeypatch):
         (risk_spec, table(risk_spec.name, [risk, dict(risk, supplier_id="S2", risk_level="extreme",
                                                       at_risk_shipments=4, supplier_otif_90d=None)])),
         (risk_spec, table(risk_spec.name, [risk, dict(risk, supplier_id="S2", risk_level=None)])),
+        (risk_spec, risk_spec.schema.empty_table()),  # no rows: bounds, sets and pairs met
+        (risk_spec, table(risk_spec.name, [dict(risk, supplier_otif_90d=None)])),  # a bounded column all missing
+        (oee, table(oee.name, broken(lambda r: r[2].update(run_minutes=None)))),  # a pair with a missing side
+        (oee, table(oee.name, broken(lambda r: (r[2].update(run_minutes=None), r[1].update(run_minutes=999.0))))),
     ]
     with_proofs = [_findings(validate(spec, data)) for spec, data in cases]
     monkeypatch.setattr(runner, "_proven", lambda *args: False)

@@ -4,7 +4,7 @@ and the failure model's training code clears its floor on it.
 The export is imported into daily drops with its mapping (``plantlake import``), then one
 backfill run lands every night from its first maintenance record (2014-06-01, which also
 carries the machine master) to the end of its telemetry (2015-04-01). The import runs as the console
-script; the backfill is ``tests.backfill``'s (the CLI's job and range, run history in memory) in this
+script; the backfill is ``tests.backfill``'s (the CLI's job and range, its history kept as the CLI keeps it) in this
 process, under settings whose partitions start in 2014 (PLANTLAKE_FIRST_DATE), of the assets that build what
 training reads (``ml.train.TRAINING_INPUTS``: landing, the machine path's silver and gold); the plant has no
 production or supplier feeds for the rest of the job to build.
