@@ -103,13 +103,11 @@ def read_table(
     uri = lake.uri(spec)
     wanted = list(columns) if columns else spec.column_names
     if missing_ok and version is None and not lake.exists(spec):
-        return spark.createDataFrame([], from_arrow_schema(spec.schema)).select(*wanted)
+        return empty(spark, spec.schema).select(*wanted)
     if not reaches_files(lake):
         arrow = lake.read(spec, version=version, filters=filters, columns=wanted)  # filters rows exactly
         log.debug("read %s into Spark through Arrow (%d rows)", spec.name, arrow.num_rows)
-        if arrow.num_rows == 0:
-            return spark.createDataFrame([], from_arrow_schema(arrow.schema))
-        return spark.createDataFrame(arrow)
+        return empty(spark, arrow.schema) if arrow.num_rows == 0 else spark.createDataFrame(arrow)
     if delta_configured(spark):
         reader = spark.read.format("delta")
         if version is not None:
@@ -127,12 +125,18 @@ def read_table(
     return ordered(df, wanted)
 
 
+def empty(spark: SparkSession, schema: pa.Schema) -> DataFrame:
+    """A DataFrame of no rows with ``schema``'s Spark types, made from Arrow in the JVM: one made from an empty
+    Python list is a Python RDD, whose tasks start Python worker processes when a plan reads it."""
+    return spark.createDataFrame(schema.empty_table(), schema=from_arrow_schema(schema))
+
+
 def read_files(spark: SparkSession, lake: Lake, spec: TableSpec, files: Sequence[str]) -> DataFrame:
     """Exactly these data files of a table (partition values from their paths, schema from the catalog)."""
-    schema = from_arrow_schema(spec.schema)
     if not files:
-        return spark.createDataFrame([], schema)
-    return spark.read.schema(schema).option("basePath", spark_uri(lake.uri(spec))).parquet(*map(spark_uri, files))
+        return empty(spark, spec.schema)
+    reader = spark.read.schema(from_arrow_schema(spec.schema)).option("basePath", spark_uri(lake.uri(spec)))
+    return reader.parquet(*map(spark_uri, files))
 
 
 def ordered(df: DataFrame, names: Sequence[str]) -> DataFrame:

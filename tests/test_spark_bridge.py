@@ -110,6 +110,20 @@ def test_read_uses_the_file_list_locally_and_arrow_on_s3_without_s3a(spark, lake
         assert "FileScan parquet" in plan and "PartitionFilters" in plan
 
 
+def test_a_table_read_as_empty_has_the_catalogs_types_and_needs_no_python_worker(spark, lake):
+    """A table not written yet (the first night's history), a snapshot with no file, an Arrow read of no row: each
+    is the catalog's columns and types with no row, made in the JVM. One made from an empty Python list would be a
+    Python RDD, which starts Python worker processes when a plan reads it."""
+    expected = bridge.from_arrow_schema(lake.spec(READINGS).schema)
+    missing = bridge.read_table(spark, lake, READINGS, missing_ok=True)
+    lake.append(READINGS, readings(D1, ["P01"]))
+    no_file = bridge.read_files(spark, lake, lake.spec(READINGS), [])
+    no_row = bridge.empty(spark, lake.read(READINGS, filters=[("plant_id", "=", "nobody")]).schema)
+    for frame in (missing, no_file, no_row):
+        assert frame.schema == expected and frame.count() == 0
+        assert "PythonRDD" not in frame._jdf.queryExecution().toRdd().toDebugString()
+
+
 def million_rows(spark, day: dt.date, plants: list[str]):
     """1M readings built by Spark itself (no driver-side data)."""
     n = 1_000_000

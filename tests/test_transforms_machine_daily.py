@@ -7,9 +7,8 @@ import math
 from datetime import UTC, date, datetime
 
 import pytest
-from pyspark.sql.pandas.types import from_arrow_schema
 
-from lakehouse import catalog
+from lakehouse import bridge, catalog
 from transforms.machine_daily import (
     event_counts,
     machine_daily,
@@ -285,7 +284,7 @@ def test_the_chain_yields_the_gold_columns(spark):
     from transforms.machine_daily import build_machine_daily, build_machine_sensor_daily
 
     def empty(name):
-        return spark.createDataFrame([], from_arrow_schema(catalog.get(name).schema))
+        return bridge.empty(spark, catalog.get(name).schema)
 
     sensor_spec, daily_spec = catalog.get("gold.machine_sensor_daily"), catalog.get("gold.machine_daily")
     sensors = build_machine_sensor_daily(empty("silver.telemetry"), empty(sensor_spec.name),
