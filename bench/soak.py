@@ -139,7 +139,7 @@ def train_champion(home: Path, nights: SimulationConfig | None = None) -> dict[s
     with plantlake_home(home):
         nights = nights or training_config(str(home / "landing"), START)
         simulate(nights)
-        with local_instance(home / "dagster") as instance:
+        with local_instance() as instance:
             problems = failures(run_nights(nights.start, nights.end, dagster_instance=instance, log_level="WARNING",
                                            planned_per_asset=True, assets=upstream_of(TRAINING_INPUTS)))
             problems += failures(retrain(dagster_instance=instance, log_level="WARNING", end_date=nights.end))

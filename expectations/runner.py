@@ -164,14 +164,13 @@ def _proven(kind: str, kwargs: dict, columns: list[str], data: pa.Table, missing
 
 def _present(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """The values GX's column rules look at: neither null nor NaN."""
-    values = pc.drop_null(column)
-    return values.filter(pc.invert(pc.is_nan(values))) if pa.types.is_floating(values.type) else values
+    return column.filter(_is_present(column))
 
 
 def _is_present(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Per row, whether ``column`` has a value there (neither null nor NaN)."""
+    """Per row, whether ``column`` has a value there: neither null nor NaN (pandas' missing, which GX skips)."""
     valid = pc.is_valid(column)
-    return pc.and_(valid, pc.invert(pc.is_nan(column))) if pa.types.is_floating(column.type) else valid
+    return pc.and_kleene(valid, pc.invert(pc.is_nan(column))) if pa.types.is_floating(column.type) else valid
 
 
 def _numeric(kind: pa.DataType) -> bool:
@@ -204,9 +203,7 @@ def _unscreened(e: Expected, columns: list[str], missing: set[str]) -> Expected:
 
 def _has_missing(column: pa.ChunkedArray) -> bool:
     """Missing as pandas counts it (what GX's rules skip or flag): null, or NaN in a float column."""
-    if column.null_count:
-        return True
-    return pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py() is True
+    return column.null_count > 0 or not pc.all(_is_present(column), min_count=0).as_py()
 
 
 def _arrow(data: pa.Table | pa.RecordBatch | pa.RecordBatchReader) -> pa.Table:

@@ -72,10 +72,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
 
     def _engines(self) -> dict[str, db.engine.Engine]:
-        engines = self.__dict__.get("_plantlake_engines")
-        if engines is None:
-            engines = self.__dict__.setdefault("_plantlake_engines", {})
-        return engines
+        return self.__dict__.setdefault("_plantlake_engines", {})
 
     def store_event(self, event: EventLogEntry) -> None:
         """Check results wait for the next other event (a step records them in a row, one per night)."""
@@ -128,18 +125,20 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         return ids
 
     def has_table(self, table_name: str) -> bool:
-        """Whether the index has ``table_name``, remembered once it has (tables are only added by
-        ``dagster instance migrate``, never dropped while a run writes)."""
-        known = self.__dict__.setdefault("_plantlake_tables", set())
-        if table_name not in known and super().has_table(table_name):
-            known.add(table_name)
-        return table_name in known
+        return self._found(f"table {table_name}", lambda: super(BatchedSqliteEventLogStorage, self)
+                           .has_table(table_name))
 
     def _has_asset_key_col_on_connection(self, conn: db.engine.Connection, column_name: str) -> bool:
-        known = self.__dict__.setdefault("_plantlake_asset_key_columns", set())
-        if column_name not in known and super()._has_asset_key_col_on_connection(conn, column_name):
-            known.add(column_name)
-        return column_name in known
+        return self._found(f"asset key column {column_name}", lambda: super(BatchedSqliteEventLogStorage, self)
+                           ._has_asset_key_col_on_connection(conn, column_name))
+
+    def _found(self, what: str, probe) -> bool:
+        """Whether the schema has ``what``, remembered once it has: tables and columns are only added (by
+        ``dagster instance migrate``), never dropped while a run writes."""
+        known = self.__dict__.setdefault("_plantlake_schema", set())
+        if what not in known and probe():
+            known.add(what)
+        return what in known
 
     def _pending(self) -> list[EventLogEntry]:
         return self.__dict__.setdefault("_plantlake_pending", [])

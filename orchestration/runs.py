@@ -57,10 +57,11 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def local_instance(home: Path) -> dg.DagsterInstance:
-    """An instance in ``home``, configured as ``plantlake run``'s (:func:`configured`), whatever ``DAGSTER_HOME``
-    says: for runs whose history is kept beside a lake of their own (the tests' backfills, the soak)."""
-    return dg.DagsterInstance.from_config(str(configured(home)))
+def local_instance(home: Path | None = None) -> dg.DagsterInstance:
+    """An instance in ``home`` (default: ``$PLANTLAKE_HOME/dagster``), configured as ``plantlake run``'s
+    (:func:`configured`), whatever ``DAGSTER_HOME`` says: for runs whose history is kept beside a lake of
+    their own (the tests' backfills, the soak's champion)."""
+    return dg.DagsterInstance.from_config(str(configured(home or get_settings().home / "dagster")))
 
 
 #: Dagster's opt-in for a run over many partitions: one "materialization planned" event per asset
