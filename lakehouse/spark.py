@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
+from lakehouse import jvm_names
 from lakehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def session(settings: Settings | None = None, app_name: str = "plantlake",
 
         builder = configure_spark_with_delta_pip(builder)  # resolves the jars from Maven
     spark = builder.getOrCreate()
+    jvm_names.remember(spark.sparkContext._jvm)  # lakehouse/jvm_names.py: each name resolved once
     spark.sparkContext.setLogLevel("WARN")
     log.info("Spark session on %s (Spark %s)", settings.spark_master, spark.version)
     return spark

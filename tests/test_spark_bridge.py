@@ -35,6 +35,35 @@ def test_session_is_utc_micros_with_aqe(spark):
     assert int(conf.get("spark.sql.shuffle.partitions")) == 2 * Settings.from_env().spark_cores
 
 
+def test_the_session_resolves_each_java_name_once(spark):
+    """PySpark's column functions and column lists look up Java names through py4j; the session's view keeps
+    each class, package and static method it resolved (no round trip the second time), never a field's value."""
+    jvm = spark.sparkContext._jvm
+    client = jvm._gateway_client
+    commands = []
+    send = client.send_command
+
+    def counted(command, *args, **kwargs):
+        commands.append(command)
+        return send(command, *args, **kwargs)
+
+    client.send_command = counted
+    try:
+        first = spark.range(3).select(F.col("id"), F.lit(1).alias("one")).toArrow()
+        commands.clear()
+        again = spark.range(3).select(F.col("id"), F.lit(1).alias("one")).toArrow()
+        lookups = [c for c in commands if c.startswith("r\n")]  # py4j's reflection commands
+        assert again == first and first.column("one").to_pylist() == [1, 1, 1]
+        assert lookups == [], lookups
+        assert jvm.org.apache.spark.api.python.PythonUtils is jvm.org.apache.spark.api.python.PythonUtils
+        integer = jvm.java.lang.Integer
+        commands.clear()
+        assert jvm.java.lang.Integer is integer and integer.MAX_VALUE == integer.MAX_VALUE == 2**31 - 1
+        assert len(commands) == 2  # a static field is a value: asked for each time
+    finally:
+        client.send_command = send
+
+
 @pytest.mark.spark  # a JVM of its own
 def test_release_memory_gives_a_steps_heap_back():
     """A step's sort grows the driver's heap, which stays committed (while the next, Python, step adds
