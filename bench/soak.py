@@ -38,7 +38,7 @@ from lakehouse.snapshot import contents, differences
 from ml.tables import FAILURE_RISK
 from ml.train import TRAINING_INPUTS
 from orchestration.definitions import build_definitions
-from orchestration.runs import failures, local_instance, retrain, run_config, run_nights, upstream_of
+from orchestration.runs import backfill, failures, local_instance, retrain, run_config, run_nights
 from sources.simulator import SimulationConfig, simulate
 
 START = dt.date(2026, 1, 5)
@@ -140,8 +140,7 @@ def train_champion(home: Path, nights: SimulationConfig | None = None) -> dict[s
         nights = nights or training_config(str(home / "landing"), START)
         simulate(nights)
         with local_instance() as instance:
-            problems = failures(run_nights(nights.start, nights.end, dagster_instance=instance, log_level="WARNING",
-                                           planned_per_asset=True, assets=upstream_of(TRAINING_INPUTS)))
+            problems = backfill(nights.start, nights.end, TRAINING_INPUTS, dagster_instance=instance)
             problems += failures(retrain(dagster_instance=instance, log_level="WARNING", end_date=nights.end))
         if own_network:
             crown_for_measurement()

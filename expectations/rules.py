@@ -27,10 +27,6 @@ class Expected:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @property
-    def expectation_type(self) -> str:
-        return self.type
-
-    @property
     def column(self) -> str | None:
         return self.kwargs.get("column")
 

@@ -27,6 +27,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 
 import sqlalchemy as db
 from dagster._core.events import ASSET_EVENTS, DagsterEventType
@@ -88,8 +89,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         pending, self.__dict__["_plantlake_pending"] = self._pending(), []
         if not pending:
             return
-        rows = [self.prepare_insert_event(event) for event in pending]
-        self._insert(pending, rows)  # before the index's transaction: one database lock at a time
+        rows = self._insert(pending)  # before the index's transaction: one database lock at a time
         with self._together(INDEX_SHARD_NAME) as conn:
             ids = self._index(conn, rows)
             for event, event_id in zip(pending, ids, strict=True):
@@ -105,9 +105,10 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             finally:
                 self.__dict__["_plantlake_held"] = None
 
-    def _insert(self, events: Sequence[EventLogEntry], rows: Sequence) -> None:
-        """``events`` (their ``rows``: :meth:`prepare_insert_event`) into their runs' databases, one
-        transaction each."""
+    def _insert(self, events: Sequence[EventLogEntry]) -> list:
+        """``events`` into their runs' databases, one transaction each; their rows (:meth:`prepare_insert_event`),
+        built once for the index too."""
+        rows = [self.prepare_insert_event(event) for event in events]
         by_run: dict[str, list] = defaultdict(list)
         for event, row in zip(events, rows, strict=True):
             by_run[event.run_id].append(row)
@@ -115,6 +116,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             with self.run_connection(run_id) as conn:
                 for row in run_rows:
                     conn.execute(row)
+        return rows
 
     def _index(self, index, rows: Sequence) -> list[int]:
         """Events' ``rows`` into the cross-run index (in ``index``'s transaction); their ids there."""
@@ -125,12 +127,11 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         return ids
 
     def has_table(self, table_name: str) -> bool:
-        return self._found(f"table {table_name}", lambda: super(BatchedSqliteEventLogStorage, self)
-                           .has_table(table_name))
+        return self._found(f"table {table_name}", partial(super().has_table, table_name))
 
     def _has_asset_key_col_on_connection(self, conn: db.engine.Connection, column_name: str) -> bool:
-        return self._found(f"asset key column {column_name}", lambda: super(BatchedSqliteEventLogStorage, self)
-                           ._has_asset_key_col_on_connection(conn, column_name))
+        return self._found(f"asset key column {column_name}",
+                           partial(super()._has_asset_key_col_on_connection, conn, column_name))
 
     def _found(self, what: str, probe) -> bool:
         """Whether the schema has ``what``, remembered once it has: tables and columns are only added (by
@@ -159,8 +160,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         events = [e for e in events if e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS]
         if not events:
             return
-        rows = [self.prepare_insert_event(event) for event in events]
-        self._insert(events, rows)
+        rows = self._insert(events)
         with self.index_transaction() as conn:  # mirrored in the cross-run index, as store_event does
             ids = self._index(conn, rows)
             self._store_asset_event_tags(conn, events, ids)

@@ -39,7 +39,11 @@ event_log_storage:
 def dagster_home() -> Path:
     """The Dagster instance folder (``DAGSTER_HOME``, else ``$PLANTLAKE_HOME/dagster``), configured as
     :func:`configured` says."""
-    return configured(Path(os.environ.setdefault("DAGSTER_HOME", str(get_settings().home / "dagster"))))
+    return configured(Path(os.environ.setdefault("DAGSTER_HOME", str(_own_folder()))))
+
+
+def _own_folder() -> Path:
+    return get_settings().home / "dagster"
 
 
 def configured(home: Path) -> Path:
@@ -61,7 +65,7 @@ def local_instance(home: Path | None = None) -> dg.DagsterInstance:
     """An instance in ``home`` (default: ``$PLANTLAKE_HOME/dagster``), configured as ``plantlake run``'s
     (:func:`configured`), whatever ``DAGSTER_HOME`` says: for runs whose history is kept beside a lake of
     their own (the tests' backfills, the soak's champion)."""
-    return dg.DagsterInstance.from_config(str(configured(home or get_settings().home / "dagster")))
+    return dg.DagsterInstance.from_config(str(configured(home or _own_folder())))
 
 
 #: Dagster's opt-in for a run over many partitions: one "materialization planned" event per asset
@@ -154,6 +158,19 @@ def succeeded(result: dg.ExecuteInProcessResult) -> bool:
         if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed
     }
     return result.success and not failed_checks & RUN_FAILING_CHECKS
+
+
+def backfill(start: dt.date, end: dt.date, tables: Sequence[str] = (), *,
+             dagster_instance: dg.DagsterInstance | None = None) -> list[str]:
+    """Every night from ``start`` to ``end`` as one run, for callers that need the tables, not the run's log:
+    the assets that build ``tables`` (all of the job's when none: :func:`upstream_of`), one "materialization
+    planned" event per asset, recorded in ``dagster_instance`` (default: :func:`local_instance`). The failed
+    steps and checks, if any."""
+    if dagster_instance is None:
+        with local_instance() as own:
+            return backfill(start, end, tables, dagster_instance=own)
+    return failures(run_nights(start, end, dagster_instance=dagster_instance, log_level="WARNING",
+                               planned_per_asset=True, assets=upstream_of(tables) if tables else None))
 
 
 def failures(result: dg.ExecuteInProcessResult) -> list[str]:

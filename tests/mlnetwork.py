@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.settings import plantlake_home
+from orchestration.runs import backfill
 from sources.simulator import SimulationConfig, simulate
-from tests.backfill import backfill
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ def test_every_catalog_table_has_a_suite_and_its_empty_table_passes():
     for spec in catalog.tables():
         suite = suite_for(spec)
         assert suite.name == spec.name
-        types = {e.column: e.type_ for e in suite.expectations if e.expectation_type.endswith("_be_of_type")}
+        types = {e.column: e.type_ for e in suite.expectations if e.type.endswith("_be_of_type")}
         assert types == {c.name: str(c.type) for c in spec.columns}
         outcome = validate(spec, spec.schema.empty_table(), suite)
         assert outcome.success, (spec.name, outcome.failures, outcome.skipped)

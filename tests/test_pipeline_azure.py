@@ -4,10 +4,10 @@ and the failure model's training code clears its floor on it.
 The export is imported into daily drops with its mapping (``plantlake import``), then one
 backfill run lands every night from its first maintenance record (2014-06-01, which also
 carries the machine master) to the end of its telemetry (2015-04-01). The import runs as the console
-script; the backfill is ``tests.backfill``'s (the CLI's job and range, its history kept as the CLI keeps it) in this
-process, under settings whose partitions start in 2014 (PLANTLAKE_FIRST_DATE), of the assets that build what
-training reads (``ml.train.TRAINING_INPUTS``: landing, the machine path's silver and gold); the plant has no
-production or supplier feeds for the rest of the job to build.
+script; the backfill is ``orchestration.runs.backfill`` (the CLI's job and range, its history kept as the
+CLI keeps it) in this process, under settings whose partitions start in 2014 (PLANTLAKE_FIRST_DATE), of
+the assets that build what training reads (``ml.train.TRAINING_INPUTS``: landing, the machine path's silver
+and gold); the plant has no production or supplier feeds for the rest of the job to build.
 The floor (docs/models.md, Quality floors): with a 24-hour horizon, on a time split, holdout PR-AUC at least
 5 times the base rate, the low end of its 95 % interval too; and on the backtest's three folds pooled (23
 failures: the holdout alone holds 7) the model beats its baseline, a logistic regression on the daily sensor
@@ -28,7 +28,7 @@ import pytest
 
 from lakehouse.delta import Lake
 from lakehouse.settings import Settings, environment, restored_environment
-from tests.backfill import backfill
+from orchestration.runs import backfill
 from tests.servers import venv_command
 
 pytestmark = pytest.mark.slow

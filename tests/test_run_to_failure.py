@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 from lakehouse.delta import Lake
 from lakehouse.settings import environment, plantlake_home
 from ml import features as F
+from orchestration.runs import backfill
 from sources import mapping as mappings
-from tests.backfill import backfill
 
 UNITS = 10
 START = dt.date(2024, 1, 1)
