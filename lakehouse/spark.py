@@ -14,12 +14,13 @@ from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 
-from lakehouse import jvm_names
+from lakehouse import class_archive, jvm_names
 from lakehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 
 
 def base_config(settings: Settings) -> dict[str, str]:
@@ -91,6 +92,10 @@ def session(settings: Settings | None = None, app_name: str = "plantlake",
     operator = dict(settings.spark_conf)
     properties = base_config(settings)
     properties.update({key: value for key, value in (config or {}).items() if key not in operator})
+    archive = class_archive.java_options(settings)  # lakehouse/class_archive.py: a faster start when there is one
+    if archive:
+        options = properties.get(JAVA_OPTIONS, "")
+        properties[JAVA_OPTIONS] = f"{options} {archive}".strip()
     for key, value in properties.items():
         builder = builder.config(key, value)
     if settings.spark_delta and not settings.spark_jars:

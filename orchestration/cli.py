@@ -325,6 +325,19 @@ def serve_tables(
         _exit_with(exc, 1)
 
 
+@app.command("spark-archive")
+def spark_archive() -> None:
+    """Write the archive of the Spark driver's classes (PLANTLAKE_SPARK_CLASS_ARCHIVE) that drivers then start from."""
+    from lakehouse.class_archive import build
+
+    with console.status("Running a Spark driver to archive its classes..."):
+        try:
+            path = build(get_settings().spark_class_archive)
+        except (RuntimeError, TimeoutError) as exc:
+            _exit_with(exc, 1)
+    console.print(f"Spark class archive: {path} ({path.stat().st_size / 2**20:.0f} MiB)", markup=False)
+
+
 def main() -> None:
     app()
 

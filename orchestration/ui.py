@@ -96,6 +96,10 @@ def commands(host: str, port: int, mlflow_port: int) -> dict[str, list[str]]:
             host,
             "--port",
             str(mlflow_port),
+            # one server process: its default of four each import MLflow (about 18 s of CPU apiece at every
+            # start) to serve one user's browser over a SQLite store that takes one writer at a time
+            "--workers",
+            "1",
         ]
     return cmds
 

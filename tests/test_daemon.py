@@ -246,6 +246,7 @@ def test_plantlake_ui_serves_mlflow_too_only_on_localhost_and_a_sigterm_stops_th
     assert ui.outside_answers == []  # bound to 127.0.0.1: nothing answers on the machine's network address
     assert any("mlflow" in p for p in ui.processes)
     assert not [p for p in ui.processes if "huey" in p or "jobs._job_runner" in p]  # GenAI's job runners: off
+    assert not [p for p in ui.processes if "--multiprocessing-fork" in p]  # MLflow's server: one process, no workers
     assert daemon_run.exit_code == 0
     assert daemon_run.still_listening == []  # the children were stopped too
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._serdes import deserialize_value
 
 from lakehouse.settings import environment
 from orchestration.eventlog import BATCH_ENVIRONMENT, KEPT_ENGINES, BatchedSqliteEventLogStorage
@@ -27,9 +28,13 @@ def table(context):
 
 def test_a_range_of_nights_is_stored_together_and_reads_back_night_by_night(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    calls = {"single": 0, "batch": 0, "has_table": 0}
+    calls = {"single": 0, "batch": 0, "has_table": 0, "result_alone": 0}
     single, batch = BatchedSqliteEventLogStorage.store_event, BatchedSqliteEventLogStorage.store_event_batch
-    probe = SqliteEventLogStorage.has_table
+    probe, alone = SqliteEventLogStorage.has_table, SqliteEventLogStorage.store_asset_check_event
+
+    def counted_alone(self, event, event_id):
+        calls["result_alone"] += event.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        return alone(self, event, event_id)
 
     def counted_probe(self, name):
         calls["has_table"] += 1
@@ -46,6 +51,7 @@ def test_a_range_of_nights_is_stored_together_and_reads_back_night_by_night(tmp_
     monkeypatch.setattr(BatchedSqliteEventLogStorage, "store_event", counted_single)
     monkeypatch.setattr(BatchedSqliteEventLogStorage, "store_event_batch", counted_batch)
     monkeypatch.setattr(SqliteEventLogStorage, "has_table", counted_probe)
+    monkeypatch.setattr(SqliteEventLogStorage, "store_asset_check_event", counted_alone)
     job = dg.Definitions(assets=[table], jobs=[dg.define_asset_job("j", [table], partitions_def=NIGHTS,
                                                                     executor_def=dg.in_process_executor)]
                          ).resolve_job_def("j")
@@ -64,7 +70,15 @@ def test_a_range_of_nights_is_stored_together_and_reads_back_night_by_night(tmp_
     assert len(history) == 91
     failed = [h.partition for h in history if h.status.value == "FAILED"]
     assert failed == ["2020-01-07"]
+    with again.event_log_storage.index_connection() as conn:  # each result points at its own event in the index
+        linked = conn.exec_driver_sql("select c.partition, e.event from asset_check_executions c "
+                                      "join event_logs e on e.id = c.evaluation_event_storage_id").fetchall()
+    assert len(linked) == 91
+    assert all(deserialize_value(event).dagster_event.event_specific_data.partition == night for night, event in linked)
+    latest = again.get_latest_materialization_event(dg.AssetKey("table"))  # the asset's row: the range's last night
+    assert latest.dagster_event.partition == "2020-03-31"
     assert calls["batch"] >= 1  # the nights' materializations came as one batch (check results: one by one, held)
+    assert calls["result_alone"] == 0  # the 91 results onto their planned rows in one UPDATE, none on its own
     assert calls["has_table"] <= 3  # asked before each of the 91 check results, the index's tables are probed once
 
 
@@ -83,3 +97,24 @@ def test_the_storage_keeps_the_files_of_few_databases_open(tmp_path, monkeypatch
     assert open_runs == {f"run-{i}" for i in range(2 * KEPT_ENGINES, 3 * KEPT_ENGINES)}  # their .db, -wal, -shm
     storage.dispose()
     assert not [f for f in psutil.Process().open_files() if str(tmp_path) in f.path]
+
+
+def test_a_check_result_without_a_planned_row_gets_a_row_of_its_own(tmp_path, monkeypatch):
+    """Results are written onto the rows their planned events left; one that finds none (Dagster writes one for
+    a step launched outside a run's plan) is given a row, as Dagster's own storage does."""
+    import time
+
+    from dagster._core.events import DagsterEvent
+    from dagster._core.events.log import EventLogEntry
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    storage = instance().event_log_storage
+    evaluation = dg.AssetCheckEvaluation(asset_key=dg.AssetKey("table"), check_name="rows", passed=False,
+                                         partition="2020-01-02")
+    event = DagsterEvent(event_type_value=dg.DagsterEventType.ASSET_CHECK_EVALUATION.value, job_name="j",
+                         event_specific_data=evaluation)
+    storage.store_event(EventLogEntry(error_info=None, level="INFO", user_message="", run_id="run-1",
+                                      timestamp=time.time(), dagster_event=event))
+    storage.flush()
+    [record] = storage.get_asset_check_execution_history(dg.AssetCheckKey(dg.AssetKey("table"), "rows"), limit=5)
+    assert (record.run_id, record.partition, record.status.value) == ("run-1", "2020-01-02", "FAILED")

@@ -35,6 +35,26 @@ def test_session_is_utc_micros_with_aqe(spark):
     assert int(conf.get("spark.sql.shuffle.partitions")) == 2 * Settings.from_env().spark_cores
 
 
+def test_a_new_driver_maps_spark_s_classes_from_the_class_archive(tmp_path, spark):
+    """The run's class archive (built as the run starts, tests/conftest.py, by lakehouse.class_archive.build) is
+    mapped by a driver started after it: Spark's classes load from the archive, not from their jars."""
+    import time
+
+    from tests.conftest import CLASS_ARCHIVE
+
+    deadline = time.monotonic() + 600
+    while not CLASS_ARCHIVE.exists():
+        assert time.monotonic() < deadline, f"no class archive at {CLASS_ARCHIVE}"
+        time.sleep(1)
+    loaded = tmp_path / "classes.log"
+    env = {**os.environ, "PLANTLAKE_SPARK_CONF": f"spark.driver.extraJavaOptions=-Xlog:class+load=info:file={loaded}"}
+    script = "from lakehouse.spark import session; print(session().range(3).count())"
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip().endswith("3"), done.stderr[-2000:]
+    lines = [line for line in loaded.read_text().splitlines() if "org.apache.spark.sql.SparkSession " in line]
+    assert lines and all("shared objects file (top)" in line for line in lines), lines  # the archive's layer
+
+
 def test_the_session_resolves_each_java_name_once(spark):
     """PySpark's column functions and column lists look up Java names through py4j; the session's view keeps
     each class, package and static method it resolved (no round trip the second time), never a field's value."""
