@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from lakehouse.processes import group_alive
 from lakehouse.settings import Settings, environment
 
 #: Lets the archive's own driver run without mapping an older archive (the JDK takes one at a time).
@@ -62,13 +63,10 @@ def build(target: Path, env: Mapping[str, str] | None = None, timeout: float = 6
 
 def _wait_for_group(pgid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
+    while group_alive(pgid):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the archive's Spark driver did not exit")
         time.sleep(0.1)
-    raise TimeoutError("the archive's Spark driver did not exit")
 
 
 def _workload() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from lakehouse.processes import group_alive
 from lakehouse.settings import get_settings
 from orchestration.runs import dagster_home
 
@@ -55,15 +56,6 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
     except ProcessLookupError:
         pass
     proc.wait(10)
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether a process of the group is left: children outlive their leader for a moment as they exit."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def ui_env() -> dict[str, str]:

@@ -4,8 +4,8 @@ One plant x 120 machines x 105 nights at hourly readings (the simulator's
 ``telemetry_interval_s``): 12,600 machine-days and 210 failures, the data behind
 the simulator's quality floor. One plant, hourly: the model learns from machine-days (their
 daily means and spreads), while the drops (one per plant and night) and the readings cost the
-backfill time (half-hourly readings gave the same holdout figures within 0.01 for a quarter more CPU)
-(docs/testing.md, What the suite's time goes to; docs/models.md, Quality floors).
+backfill time: half-hourly readings, twice as many to land and aggregate, gave the same holdout
+figures within 0.01 (docs/testing.md, What the suite's time goes to; docs/models.md, Quality floors).
 ``python -m tests.mlnetwork DIR`` builds it outside pytest.
 
 In the tests it is the ``simulated_champion`` fixture's network (tests/conftest.py): built once

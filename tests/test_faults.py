@@ -30,10 +30,10 @@ import pytest
 
 from lakehouse.delta import Lake
 from lakehouse.errors import StorageError
+from lakehouse.processes import group_alive
 from lakehouse.settings import Settings, home_environment, plantlake_home
 from lakehouse.snapshot import contents, differences
 from orchestration.runs import failures, run_nights
-from orchestration.ui import group_alive
 from sources.landing import list_complete
 from tests.conftest import TEST_JAVA_OPTIONS, spark_conf_for_tests
 from tests.pipeline import NIGHTS, START, file_digest, tiny_network
