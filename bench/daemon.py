@@ -112,8 +112,10 @@ class ProcessWatch:
         for pid, (_, cmdline, _) in processes.items():
             if self.run_marker is not None and self.run_marker in cmdline:
                 run.update(memory.tree_pids(pid))
-            if pid not in self.drivers and is_spark_driver(cmdline):
-                parent = processes.get(processes[pid][2])
+            parent = processes.get(processes[pid][2])
+            # a process the driver forks (Hadoop's shell commands) shows the driver's command line until it execs
+            forked = parent is not None and is_spark_driver(parent[1])
+            if pid not in self.drivers and is_spark_driver(cmdline) and not forked:
                 self.drivers[pid] = " ".join(parent[1])[:300] if parent else "?"
         self.peak_all = max(self.peak_all, sum(rss for rss, _, _ in processes.values()))
         in_run = {self._label(pid, cmdline): rss for pid, (rss, cmdline, _) in processes.items() if pid in run}
