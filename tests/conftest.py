@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -73,6 +74,8 @@ def _build_class_archive(env: dict[str, str]) -> None:
         build(CLASS_ARCHIVE, env)
     except (RuntimeError, TimeoutError, OSError) as exc:  # the tests run as they would without it
         logging.getLogger(__name__).warning("no Spark class archive for the tests: %s", exc)
+    finally:
+        shutil.rmtree(env["PLANTLAKE_HOME"], ignore_errors=True)
 
 
 def pytest_unconfigure(config):
