@@ -17,11 +17,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from lakehouse.processes import group_alive
+from lakehouse.processes import wait_for_group
 from lakehouse.settings import Settings, environment
 
 #: Lets the archive's own driver run without mapping an older archive (the JDK takes one at a time).
@@ -52,21 +51,14 @@ def build(target: Path, env: Mapping[str, str] | None = None, timeout: float = 6
         _, errors = started.communicate(timeout=timeout)
         if started.returncode != 0:
             raise RuntimeError(f"the archive's Spark driver failed: {errors.decode(errors='replace')[-2000:]}")
-        _wait_for_group(started.pid, timeout)  # the JVM writes the archive as it exits, after its Python
+        if not wait_for_group(started.pid, timeout):  # the JVM writes the archive as it exits, after its Python
+            raise TimeoutError("the archive's Spark driver did not exit")
         if not written.is_file() or written.stat().st_size == 0:
             raise RuntimeError(f"the JVM wrote no class archive at {written}")
         os.replace(written, target)  # readers see the old archive or the new one, never a part
     finally:
         written.unlink(missing_ok=True)
     return target
-
-
-def _wait_for_group(pgid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while group_alive(pgid):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the archive's Spark driver did not exit")
-        time.sleep(0.1)
 
 
 def _workload() -> None:
@@ -80,7 +72,7 @@ def _workload() -> None:
             environment({"PLANTLAKE_SPARK_UI": "false"}):
         spark = session(Settings.from_env())
         frame = spark.createDataFrame(pa.table({"machine_id": ["M1", "M2", "M1"], "value": [1.0, 2.0, 3.0],
-                                                "day": pa.array([0, 1, 2], pa.int32())}).to_pandas())
+                                                "day": pa.array([0, 1, 2], pa.int32())}))  # as the bridge does
         frame.createOrReplaceTempView("readings")
         daily = spark.sql(
             "select r.machine_id, r.day, avg(r.value) over (partition by r.machine_id order by r.day "

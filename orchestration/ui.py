@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lakehouse.processes import group_alive
+from lakehouse.processes import wait_for_group
 from lakehouse.settings import get_settings
 from orchestration.runs import dagster_home
 
@@ -48,9 +48,7 @@ def stop(proc: subprocess.Popen, timeout: float = 15.0) -> None:
         return
     except subprocess.TimeoutExpired:
         pass
-    deadline = time.monotonic() + timeout
-    while group_alive(proc.pid) and time.monotonic() < deadline:  # the leader's children exit after it
-        time.sleep(0.2)
+    wait_for_group(proc.pid, timeout, every=0.2)  # the leader's children exit after it
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
     except ProcessLookupError:

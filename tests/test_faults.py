@@ -30,7 +30,7 @@ import pytest
 
 from lakehouse.delta import Lake
 from lakehouse.errors import StorageError
-from lakehouse.processes import group_alive
+from lakehouse.processes import wait_for_group
 from lakehouse.settings import Settings, home_environment, plantlake_home
 from lakehouse.snapshot import contents, differences
 from orchestration.runs import failures, run_nights
@@ -80,9 +80,7 @@ def finish(proc: subprocess.Popen, log: Path, timeout: float = 900) -> int:
     try:
         return proc.wait(timeout)
     finally:
-        deadline = time.monotonic() + 30
-        while group_alive(proc.pid) and time.monotonic() < deadline:  # the JVM deletes its scratch as it exits
-            time.sleep(0.1)
+        wait_for_group(proc.pid, 30)  # the JVM deletes its scratch as it exits
         kill(proc)
         if proc.returncode not in (0, None, -signal.SIGKILL):
             print(log.read_text()[-4000:])
