@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -95,6 +96,47 @@ def _count_values(batches, column: str) -> dict[Any, int]:
         for item in pc.value_counts(batch.column(column)).to_pylist():
             counts[item["values"]] += item["counts"]
     return dict(counts)
+
+
+def _plain(dtable: DeltaTable) -> bool:
+    """A table whose files a reader takes as they are (no reader features: deletion vectors, column mapping)."""
+    return dtable.protocol().min_reader_version < 3
+
+
+def kept_files(dtable: DeltaTable, filters: Filters | None) -> pa.Table | None:
+    """The snapshot's files that may hold rows matching ``filters``: their path, row count and partition values.
+
+    ``None`` for a table without partition columns or with reader features, and when ``filters`` name a
+    column that is not a partition column (only the files' statistics could prune on it). Read from the
+    snapshot's add actions: delta-rs's ``to_pyarrow_dataset`` also turns every file's column statistics into
+    an expression, which filters on partition columns cannot use and a range of nights (every read of a
+    backfill) pays for each of its files (docs/performance.md).
+    """
+    partitions = dtable.metadata().partition_columns
+    if not partitions or (filters and not set(_filter_columns(filters)) <= set(partitions)) or not _plain(dtable):
+        return None
+    actions = pa.table(dtable.get_add_actions(flatten=True))
+    files = pa.table({"path": actions.column("path"), "num_records": actions.column("num_records"),
+                      **{name: actions.column(f"partition.{name}") for name in partitions}})
+    return files.filter(pq.filters_to_expression(filters)) if filters else files
+
+
+def files_dataset(dtable: DeltaTable, files: pa.Table, filesystem: pafs.FileSystem) -> ds.Dataset:
+    """``files`` (:func:`kept_files`) of ``dtable`` as a pyarrow Dataset, each file tagged with its partition values."""
+    partitions = files.drop_columns(["path", "num_records"])
+    file_format = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True))
+    fragments = [file_format.make_fragment(unquote(path), filesystem=filesystem,
+                                           partition_expression=_partition_expression(values))
+                 for path, values in zip(files.column("path").to_pylist(), partitions.to_pylist(), strict=True)]
+    return ds.FileSystemDataset(fragments, pa.schema(dtable.schema().to_arrow()), file_format, filesystem)
+
+
+def _partition_expression(values: Mapping[str, Any]) -> ds.Expression:
+    """``column == value`` for each partition value of a file (``is_null`` for a null one), AND-ed."""
+    expression = pc.scalar(True)
+    for name, value in values.items():
+        expression = expression & (pc.field(name).is_null() if value is None else pc.field(name) == value)
+    return expression
 
 
 class Lake:
@@ -363,8 +405,16 @@ class Lake:
 
     @_explained
     def count(self, table: TableRef, *, filters: Filters | None = None) -> int:
-        """Rows of the current snapshot matching ``filters`` (reads only what the filters need)."""
-        dataset = self.dataset(self.spec(table), None, filters, missing_ok=True)
+        """Rows of the current snapshot matching ``filters`` (reads only what the filters need: with filters on
+        partition columns only, the row counts the snapshot records for its files)."""
+        spec = self.spec(table)
+        try:
+            files = kept_files(self.delta_table(spec), filters)
+        except TableNotFoundError:
+            return 0
+        if files is not None and files.column("num_records").null_count == 0:
+            return pc.sum(files.column("num_records")).as_py() or 0
+        dataset = self.dataset(spec, None, filters, missing_ok=True)
         if dataset is None:
             return 0
         try:
@@ -417,10 +467,11 @@ class Lake:
             if missing_ok and version is None:
                 return None
             raise
-        return dtable.to_pyarrow_dataset(
-            file_pruning_predicate=filters or None,
-            filesystem=storage.subtree(self.uri(spec), self.settings),
-        )
+        filesystem = storage.subtree(self.uri(spec), self.settings)
+        files = kept_files(dtable, filters)
+        if files is not None:
+            return files_dataset(dtable, files, filesystem)
+        return dtable.to_pyarrow_dataset(file_pruning_predicate=filters or None, filesystem=filesystem)
 
     def read_pandas(self, table: TableRef, **kwargs: Any):
         return self.read(table, **kwargs).to_pandas()

@@ -47,6 +47,28 @@ def test_append_and_read_back_as_arrow_pandas_polars(lake):
     assert high.num_rows == sum(1 for r in data.to_pylist() if r["value"] > 5.0)
 
 
+def test_reads_of_nights_use_the_snapshot_s_file_list_and_counts(lake):
+    """Filters on the partition column only: the dataset is the snapshot's files of those nights, each with its
+    night, and a count is the row counts the snapshot records; a filter on another column keeps delta-rs's
+    per-file statistics. Either way the rows are those an exact filter gives."""
+    from lakehouse.delta import kept_files
+
+    data = pa.concat_tables([readings(D1, ["P01", "P02"]), readings(D2, ["P01"]), readings(D3, ["P02"])])
+    lake.append(READINGS, data)
+    lake.replace_slices(READINGS, readings(D2, ["P01", "P02"]), Slices.of(READINGS, {D2: None}))
+    expected = pa.concat_tables([readings(D1, ["P01", "P02"]), readings(D2, ["P01", "P02"])])
+    nights = [("date", "in", [D1, D2])]
+    files = kept_files(lake.delta_table(READINGS), nights)
+    assert sorted(set(files.column("date").to_pylist())) == [D1, D2]  # the snapshot's files of those nights only
+    assert lake.count(READINGS, filters=nights) == expected.num_rows == pa.compute.sum(files["num_records"]).as_py()
+    assert sorted_rows(lake.read(READINGS, filters=nights)) == sorted_rows(expected)
+    assert set(lake.read(READINGS, filters=nights, columns=["date"]).column("date").to_pylist()) == {D1, D2}
+    assert lake.count(READINGS) == expected.num_rows + readings(D3, ["P02"]).num_rows
+    by_plant = [("date", "in", [D1, D2]), ("plant_id", "=", "P02")]
+    assert kept_files(lake.delta_table(READINGS), by_plant) is None
+    assert lake.count(READINGS, filters=by_plant) == sum(r["plant_id"] == "P02" for r in expected.to_pylist())
+
+
 def test_written_table_carries_catalog_metadata(lake):
     lake.append(READINGS, readings(D1, ["P01"]))
     dtable = lake.delta_table(READINGS)

@@ -33,7 +33,7 @@ from lakehouse.errors import StorageError
 from lakehouse.processes import wait_for_group
 from lakehouse.settings import Settings, home_environment, plantlake_home
 from lakehouse.snapshot import contents, differences
-from orchestration.runs import failures, run_nights
+from orchestration.runs import configured, failures, run_nights
 from sources.landing import list_complete
 from tests.conftest import TEST_JAVA_OPTIONS, spark_conf_for_tests
 from tests.pipeline import NIGHTS, START, file_digest, tiny_network
@@ -49,11 +49,11 @@ WEBHOOK_SECRET = "whk-secret-4f9e2c81d7"
 
 
 def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
-    """The environment of one ``plantlake run`` process: its own Dagster instance and Spark scratch space
-    (``SPARK_LOCAL_DIRS`` and the JVM's temporary folder: a killed JVM leaves its folders behind), small buffers."""
-    (home / f"dagster-{name}").mkdir(parents=True, exist_ok=True)
+    """The environment of one ``plantlake run`` process: its own Dagster instance, configured as ``plantlake run``
+    configures a new one (telemetry off, its batching event log), and Spark scratch space (``SPARK_LOCAL_DIRS`` and
+    the JVM's temporary folder: a killed JVM leaves its folders behind), small buffers."""
+    configured(home / f"dagster-{name}")
     scratch(home).mkdir(exist_ok=True)
-    (home / f"dagster-{name}" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return {
         **os.environ,
         **home_environment(home),
