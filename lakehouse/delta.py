@@ -409,14 +409,13 @@ class Lake:
         partition columns only, the row counts the snapshot records for its files)."""
         spec = self.spec(table)
         try:
-            files = kept_files(self.delta_table(spec), filters)
+            dtable = self.delta_table(spec)
         except TableNotFoundError:
             return 0
+        files = kept_files(dtable, filters)
         if files is not None and files.column("num_records").null_count == 0:
             return pc.sum(files.column("num_records")).as_py() or 0
-        dataset = self.dataset(spec, None, filters, missing_ok=True)
-        if dataset is None:
-            return 0
+        dataset = self._dataset(spec, dtable, filters, files)
         try:
             return dataset.count_rows(filter=pq.filters_to_expression(filters) if filters else None)
         except pa.ArrowNotImplementedError:  # string_view files: see _scan
@@ -467,8 +466,13 @@ class Lake:
             if missing_ok and version is None:
                 return None
             raise
+        return self._dataset(spec, dtable, filters, kept_files(dtable, filters))
+
+    def _dataset(self, spec: TableSpec, dtable: DeltaTable, filters: Filters | None,
+                 files: pa.Table | None) -> ds.Dataset:
+        """``dtable`` as a Dataset: of the ``files`` :func:`kept_files` found, else delta-rs's, pruned by ``filters``
+        through the files' statistics."""
         filesystem = storage.subtree(self.uri(spec), self.settings)
-        files = kept_files(dtable, filters)
         if files is not None:
             return files_dataset(dtable, files, filesystem)
         return dtable.to_pyarrow_dataset(file_pruning_predicate=filters or None, filesystem=filesystem)
