@@ -118,9 +118,11 @@ def maintain(instance: dg.DagsterInstance, vacuum_hours: int, log_retention_hour
     return result.success
 
 
-def simulate_nights(landing: Path, nights: int, plants: int, machines: int) -> SimulationConfig:
+def simulate_nights(landing: Path, nights: int, plants: int, machines: int,
+                    telemetry_interval_s: int = 60) -> SimulationConfig:
     config = SimulationConfig(landing=str(landing), start=START, days=nights, plants=plants,
-                              machines_per_plant=machines, suppliers=8, locations=16)
+                              machines_per_plant=machines, suppliers=8, locations=16,
+                              telemetry_interval_s=telemetry_interval_s)
     simulate(config)
     return config
 
@@ -151,18 +153,20 @@ def train_champion(home: Path, nights: SimulationConfig | None = None) -> dict[s
 
 def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4, vacuum_hours: int = 0,
          log_retention_hours: int = 0, compare: bool = True, champion: dict[str, str] | None = None,
-         on_step: Callable[[str], None] = lambda step: None) -> SoakReport:
+         on_step: Callable[[str], None] = lambda step: None, telemetry_interval_s: int = 60) -> SoakReport:
     """Night after night with maintenance every ``every`` nights; then (``compare``) one backfill of the
     same nights without maintenance in a second lake, whose gold tables must be equal.
 
     ``champion`` (an MLflow environment, see :func:`train_champion`) is the model store both lakes score
     with; without one the scoring assets skip. ``on_step`` hears of each night done (and of the
-    backfill), for a progress bar.
+    backfill), for a progress bar. ``telemetry_interval_s``: how often the machines report (the tests' soak
+    reads every 5 minutes, as their tiny network does).
     """
     report = SoakReport(nights, every=every)
     with environment(champion or {}):
         with plantlake_home(home / "with-maintenance"):
-            config = simulate_nights(home / "with-maintenance" / "landing", nights, plants, machines)
+            config = simulate_nights(home / "with-maintenance" / "landing", nights, plants, machines,
+                                     telemetry_interval_s)
             instance = dg.DagsterInstance.ephemeral()
             lake = Lake()
             for i, night in enumerate(config.dates, start=1):
@@ -179,7 +183,7 @@ def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4
             report.scored_rows = lake.count(FAILURE_RISK)
         if compare:
             with plantlake_home(home / "without"):
-                simulate_nights(home / "without" / "landing", nights, plants, machines)
+                simulate_nights(home / "without" / "landing", nights, plants, machines, telemetry_interval_s)
                 result = run_nights(config.start, config.end, dagster_instance=dg.DagsterInstance.ephemeral(),
                                     log_level="WARNING")
                 if not result.success:

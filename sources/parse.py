@@ -28,6 +28,18 @@ from lakehouse.catalog import BOOL, DATE, FLOAT64, INT64, STRING, TIMESTAMP
 from sources.mapping import Dialect
 
 UTC_TS = pl.Datetime("us", "UTC")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def instant(value: dt.datetime) -> pl.Expr:
+    """A timezone-aware ``value`` as a UTC-microsecond literal, built from its epoch microseconds: for a
+    literal of an aware datetime Polars builds a Series, which a drop pays for every feed and file
+    (docs/performance.md, Landing)."""
+    if value.tzinfo is None:
+        raise ValueError(f"{value} has no time zone")
+    return pl.lit((value - EPOCH) // dt.timedelta(microseconds=1), dtype=pl.Int64).cast(UTC_TS)
+
+
 ISO = (r"^(?P<d>\d{4}-\d{2}-\d{2})(?:[T ](?P<t>\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?))?"
        r"\s*(?P<z>[Zz]|[+-]\d{2}(?::?\d{2})?)?$")
 _EXACT_INT = 2**53  # floats beyond this are not exact integers

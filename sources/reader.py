@@ -46,7 +46,7 @@ from sources.contracts import CONTRACTS, NULLED_VALUES, PLANT, QUARANTINE, READI
 from sources.decode import Decoded, FileProblem, decode
 from sources.landing import Drop, DropRejected, InvalidDrop, ManifestFile
 from sources.mapping import Mapping
-from sources.parse import polars_type
+from sources.parse import instant, polars_type
 from sources.rates import RatesProblem
 from sources.validate import FILE, RAW, ROW, UNRATED, concat_bad, duplicates, raw, row_checks, split
 
@@ -344,7 +344,7 @@ def _bronze(ctx: _Context, spec: Contract, good: pl.DataFrame) -> pa.Table:
         elif name == "_source_row":
             columns.append((pl.col(ROW) + 1).alias(name))
         elif name == "_ingested_at":
-            columns.append(pl.lit(ctx.ingested_at).cast(pl.Datetime("us", "UTC")).alias(name))
+            columns.append(instant(ctx.ingested_at).alias(name))
         elif name == "_run_id":
             columns.append(pl.lit(ctx.run_id).alias(name))
         elif name != READINGS.name or not spec.readings:
@@ -376,7 +376,7 @@ def _quarantine(ctx: _Context, feed: str, files: list[_FileRows]) -> pa.Table:
         "rule",
         "reason",
         "raw_line",
-        pl.lit(ctx.ingested_at).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
+        instant(ctx.ingested_at).alias("_ingested_at"),
         pl.lit(ctx.run_id).alias("_run_id"),
     )
     return conform(QUARANTINE, frame.to_arrow())
@@ -428,7 +428,7 @@ def _nulled(ctx: _Context, feed: str, files: list[_FileRows], good: pl.DataFrame
             pl.col(FILE).alias("_source_file"),
             (pl.col(ROW) + 1).alias("_source_row"),
             "column", "value", "reason",
-            pl.lit(ctx.ingested_at).cast(pl.Datetime("us", "UTC")).alias("_ingested_at"),
+            instant(ctx.ingested_at).alias("_ingested_at"),
             pl.lit(ctx.run_id).alias("_run_id"),
         )
         if frame.height:

@@ -30,6 +30,7 @@ import polars as pl
 
 from lakehouse.catalog import FLOAT64, INT64, TIMESTAMP
 from sources.contracts import Contract, Field
+from sources.parse import instant
 
 RAW = "__raw__"
 UNRATED = "__unrated__"  # flag column of a money value without a rate (sources.columns.unrated)
@@ -169,7 +170,7 @@ def row_checks(
         et = pl.col(contract.event_time)
         start, end = day_bounds(day, day_zone)
         local_day = et.dt.convert_time_zone(day_zone).dt.date()
-        checks.append(Check("in_date", ((et < start) | (et >= end)).fill_null(False),
+        checks.append(Check("in_date", ((et < instant(start)) | (et >= instant(end))).fill_null(False),
                             _fmt(f"in_date: {labels[contract.event_time]} = \x00 is on \x00 in {day_zone}, "
                                  f"not on the drop's date {day.isoformat()}", _ts_text(contract.event_time),
                                  local_day)))

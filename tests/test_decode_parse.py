@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import zoneinfo
 
 import numpy as np
 import polars as pl
@@ -176,3 +177,14 @@ def test_typing_values_as_delivered_gives_what_stripping_every_value_first_gives
     # the type rule reads the text: null exactly where the value was empty or a null token
     assert text.is_null().to_list() == careful.is_null().to_list()
     assert source.to_list() == values * 400  # the decoded frame's column is left as it was
+
+
+def test_an_instant_literal_is_the_aware_datetime_in_utc_microseconds():
+    berlin = dt.datetime(2026, 3, 29, 3, 30, 0, 123456, tzinfo=zoneinfo.ZoneInfo("Europe/Berlin"))
+    frame = pl.DataFrame({"at": [berlin.astimezone(UTC)]}, schema={"at": parse.UTC_TS})
+    got = frame.select(lit=parse.instant(berlin), equal=pl.col("at") == parse.instant(berlin),
+                       later=pl.col("at") < parse.instant(berlin + dt.timedelta(microseconds=1)))
+    assert got.schema["lit"] == parse.UTC_TS
+    assert got.row(0) == (berlin.astimezone(UTC), True, True)
+    with pytest.raises(ValueError, match="no time zone"):
+        parse.instant(dt.datetime(2026, 1, 1))

@@ -10,19 +10,21 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import great_expectations as gx
 import pyarrow as pa
 import pytest
 
 import expectations
 from bench.expectations_bench import telemetry
 from expectations import Outcome, suite_for, validate
-from expectations.context import _batch_definition, context
 from expectations.suites import gx_suite
 from lakehouse import catalog
 from lakehouse.gold_tables import MACHINE_SENSOR_DAILY
 from sources import mapping as mappings
+
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 DAY = dt.date(2026, 1, 5)
 UTC = dt.UTC
@@ -246,6 +248,8 @@ print(any(name.split(".")[0] == "great_expectations" for name in sys.modules))
 
 
 def test_an_empty_table_fails_only_a_suite_that_requires_rows():
+    import great_expectations as gx  # here, not at collection: a worker without a GX test never imports it
+
     spec = catalog.get("gold.oee_daily")
     expectations = [e.configuration for e in suite_for(spec).expectations]
     suite = gx.ExpectationSuite(name=spec.name, expectations=[
@@ -321,6 +325,8 @@ def test_gx_runs_ephemeral_offline_and_writes_nothing(tmp_path, monkeypatch):
     rows[0]["good_count"] = 1700
     assert not validate(catalog.get("gold.oee_daily"), table("gold.oee_daily", rows)).success
     assert list(tmp_path.iterdir()) == []
+    from expectations.context import context
+
     ctx = context()
     assert type(ctx).__name__ == "EphemeralDataContext"
     assert ctx.config.analytics_enabled is False and os.environ["GX_ANALYTICS_ENABLED"] == "False"
@@ -332,6 +338,8 @@ def test_two_hundred_thousand_telemetry_rows_validate_quickly_and_are_not_kept()
     outcome = validate(spec, telemetry(200_000))
     assert outcome.success, outcome.failures
     assert outcome.duration_s < 20
+    from expectations.context import _batch_definition
+
     engine = _batch_definition().data_asset.datasource.get_execution_engine()
     assert engine.batch_manager.batch_data_cache == {}  # the frame is not held until the next check
 
@@ -401,6 +409,8 @@ def _recording_validations(monkeypatch) -> list[tuple[str, list[tuple[str, dict]
 
 def with_mean_rule(spec) -> gx.ExpectationSuite:
     """The table's suite and one rule no Arrow proof covers (GX always computes it)."""
+    import great_expectations as gx
+
     return gx.ExpectationSuite(name=spec.name, expectations=[
         *(e.configuration for e in suite_for(spec).expectations),
         gx.expectations.ExpectColumnMeanToBeBetween(column="availability", min_value=0, max_value=1)])

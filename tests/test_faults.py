@@ -150,7 +150,8 @@ def test_landing_killed_mid_write_then_rerun(tmp_path, reference):
     with plantlake_home(tmp_path):
         tiny_network(tmp_path / "landing", days=NIGHTS)
         lake = Lake()
-    env = run_env(tmp_path, "a", PLANTLAKE_LANDING_BUFFER_ROWS="5000")  # a commit per drop: many moments to die
+    # a commit per drop (a plant-night holds 1,152 readings): many moments to die
+    env = run_env(tmp_path, "a", PLANTLAKE_LANDING_BUFFER_ROWS="1000")
     proc = start(NIGHTS_ARGS, env, tmp_path / "a.log")
     wait_until(lambda: (lake.version("bronze.telemetry") or 0) >= 1, proc, every=0.01)  # its first drop's rows
     kill(proc)
@@ -236,7 +237,7 @@ def test_the_store_going_away_fails_the_night_clearly_and_the_rerun_completes_wi
         with plantlake_home(tmp_path):
             tiny_network(landing, days=2)  # two nights: what a night on S3 does, with a moment to die in
         env = run_env(tmp_path, "a", **store.env, PLANTLAKE_LAKE_URI="s3://faults/lake",
-                      PLANTLAKE_LANDING_BUFFER_ROWS="5000")
+                      PLANTLAKE_LANDING_BUFFER_ROWS="1000")
         lake = Lake("s3://faults/lake", Settings.from_env(env))
         proc = start(TWO_NIGHTS, env, tmp_path / "a.log")
         wait_until(lambda: (lake.version("bronze.telemetry") or 0) >= 1, proc, every=0.2)

@@ -14,13 +14,15 @@ import pytest
 from rich.console import Console
 
 from bench.soak import Footprint, SoakReport, show, soak
+from tests.pipeline import TINY_TELEMETRY_INTERVAL_S
 
 
 @pytest.mark.slow
 def test_files_and_logs_stay_bounded_and_gold_is_unchanged_by_maintenance(tmp_path, simulated_champion):
     champion = simulated_champion  # both lakes score every night with it
     before = {name: os.environ.get(name) for name in champion}
-    report = soak(tmp_path, nights=4, every=2, champion=champion)
+    report = soak(tmp_path, nights=4, every=2, champion=champion,
+                  telemetry_interval_s=TINY_TELEMETRY_INTERVAL_S)
     assert {name: os.environ.get(name) for name in champion} == before  # the champion's store was for the soak only
     assert report.failed_runs == []
     assert report.scored_rows == 4 * 2 * 4  # nights x plants x machines: the scoring tables are compared too
