@@ -28,20 +28,22 @@ AT_SCALE = {"spark.sql.adaptive.coalescePartitions.enabled": "false", "spark.sql
 #: The tiny network's machines report every 5 minutes, not every minute: the same feeds, rules and tables with a
 #: fifth of the readings, which a night's landing and Spark steps pay for (docs/testing.md).
 TINY_TELEMETRY_INTERVAL_S = 300
+TINY_MACHINES_PER_PLANT = 4
+#: Telemetry rows of one plant's drop of the tiny network.
+PLANT_NIGHT_READINGS = TINY_MACHINES_PER_PLANT * 86_400 // TINY_TELEMETRY_INTERVAL_S
 
 
 def tiny_network(landing: Path, days: int = 3, **overrides) -> SimulationConfig:
-    config = SimulationConfig(**{
-        "landing": str(landing),
-        "start": START,
-        "days": days,
-        "plants": 2,
-        "machines_per_plant": 4,
-        "suppliers": 8,
-        "locations": 16,
-        "telemetry_interval_s": TINY_TELEMETRY_INTERVAL_S,
-        **overrides,
-    })
+    config = SimulationConfig(
+        landing=str(landing),
+        start=START,
+        days=days,
+        plants=2,
+        machines_per_plant=TINY_MACHINES_PER_PLANT,
+        suppliers=8,
+        locations=16,
+        **{"telemetry_interval_s": TINY_TELEMETRY_INTERVAL_S, **overrides},
+    )
     simulate(config)
     return config
 

@@ -36,7 +36,7 @@ from lakehouse.snapshot import contents, differences
 from orchestration.runs import configured, failures, run_nights
 from sources.landing import list_complete
 from tests.conftest import TEST_JAVA_OPTIONS, spark_conf_for_tests
-from tests.pipeline import NIGHTS, START, file_digest, tiny_network
+from tests.pipeline import NIGHTS, PLANT_NIGHT_READINGS, START, file_digest, tiny_network
 from tests.servers import SeaweedFS, venv_command
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -46,6 +46,8 @@ D1, LAST = START, START + dt.timedelta(days=NIGHTS - 1)
 NIGHTS_ARGS = ["--date", str(D1), "--to", str(LAST)]
 TWO_NIGHTS = ["--date", str(D1), "--to", str(D1 + dt.timedelta(days=1))]
 WEBHOOK_SECRET = "whk-secret-4f9e2c81d7"
+#: The landing's buffer of one drop's telemetry: it commits after every drop.
+ONE_DROP = str(PLANT_NIGHT_READINGS)
 
 
 def run_env(home: Path, name: str, **extra: str) -> dict[str, str]:
@@ -150,8 +152,7 @@ def test_landing_killed_mid_write_then_rerun(tmp_path, reference):
     with plantlake_home(tmp_path):
         tiny_network(tmp_path / "landing", days=NIGHTS)
         lake = Lake()
-    # a commit per drop (a plant-night holds 1,152 readings): many moments to die
-    env = run_env(tmp_path, "a", PLANTLAKE_LANDING_BUFFER_ROWS="1000")
+    env = run_env(tmp_path, "a", PLANTLAKE_LANDING_BUFFER_ROWS=ONE_DROP)  # a commit per drop: many moments to die
     proc = start(NIGHTS_ARGS, env, tmp_path / "a.log")
     wait_until(lambda: (lake.version("bronze.telemetry") or 0) >= 1, proc, every=0.01)  # its first drop's rows
     kill(proc)
@@ -237,7 +238,7 @@ def test_the_store_going_away_fails_the_night_clearly_and_the_rerun_completes_wi
         with plantlake_home(tmp_path):
             tiny_network(landing, days=2)  # two nights: what a night on S3 does, with a moment to die in
         env = run_env(tmp_path, "a", **store.env, PLANTLAKE_LAKE_URI="s3://faults/lake",
-                      PLANTLAKE_LANDING_BUFFER_ROWS="1000")
+                      PLANTLAKE_LANDING_BUFFER_ROWS=ONE_DROP)
         lake = Lake("s3://faults/lake", Settings.from_env(env))
         proc = start(TWO_NIGHTS, env, tmp_path / "a.log")
         wait_until(lambda: (lake.version("bronze.telemetry") or 0) >= 1, proc, every=0.2)
