@@ -333,11 +333,13 @@ def test_gx_runs_ephemeral_offline_and_writes_nothing(tmp_path, monkeypatch):
     assert not ctx.variables.data_docs_sites
 
 
-def test_two_hundred_thousand_telemetry_rows_validate_quickly_and_are_not_kept():
+def test_two_hundred_thousand_telemetry_rows_validate_and_are_not_kept():
+    """How long it takes is make bench's to measure (docs/performance.md); here: it passes, records its duration
+    and keeps no frame."""
     spec = catalog.get("bronze.telemetry")
     outcome = validate(spec, telemetry(200_000))
     assert outcome.success, outcome.failures
-    assert outcome.duration_s < 20
+    assert outcome.rows == 200_000 and outcome.duration_s > 0
     from expectations.context import _batch_definition
 
     engine = _batch_definition().data_asset.datasource.get_execution_engine()
