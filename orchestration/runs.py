@@ -38,8 +38,9 @@ event_log_storage:
 
 def dagster_home() -> Path:
     """The Dagster instance folder (``DAGSTER_HOME``, else ``$PLANTLAKE_HOME/dagster``), configured as
-    :func:`configured` says."""
-    return configured(Path(os.environ.setdefault("DAGSTER_HOME", str(_own_folder()))))
+    :func:`configured` says. Read at each call, never written back into the environment: a process that
+    moves to another ``PLANTLAKE_HOME`` gets that home's instance."""
+    return configured(Path(os.environ.get("DAGSTER_HOME") or _own_folder()))
 
 
 def _own_folder() -> Path:
@@ -57,8 +58,7 @@ def configured(home: Path) -> Path:
 
 
 def instance() -> dg.DagsterInstance:
-    dagster_home()
-    return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(dagster_home()))
 
 
 def local_instance(home: Path | None = None) -> dg.DagsterInstance:

@@ -118,3 +118,27 @@ def test_a_check_result_without_a_planned_row_gets_a_row_of_its_own(tmp_path, mo
     storage.flush()
     [record] = storage.get_asset_check_execution_history(dg.AssetCheckKey(dg.AssetKey("table"), "rows"), limit=5)
     assert (record.run_id, record.partition, record.status.value) == ("run-1", "2020-01-02", "FAILED")
+
+
+def test_the_instance_follows_the_home_and_leaves_the_environment_alone(tmp_path, monkeypatch):
+    """A process that moves from one PLANTLAKE_HOME to another gets the second home's instance (the first call
+    no longer fixes DAGSTER_HOME for the rest of the process); DAGSTER_HOME, when set, wins."""
+    import os
+
+    from lakehouse.settings import plantlake_home
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    folders = []
+    for home in (tmp_path / "a", tmp_path / "b"):
+        with plantlake_home(home):
+            own = instance()
+            folders.append(Path(own.root_directory).resolve())
+            own.dispose()
+        assert "DAGSTER_HOME" not in os.environ
+    assert folders == [(tmp_path / "a" / "dagster").resolve(), (tmp_path / "b" / "dagster").resolve()]
+    assert all((folder / "dagster.yaml").exists() for folder in folders)  # configured as plantlake run's
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "chosen"))
+    with plantlake_home(tmp_path / "a"):
+        chosen = instance()
+        assert Path(chosen.root_directory).resolve() == (tmp_path / "chosen").resolve()
+        chosen.dispose()
