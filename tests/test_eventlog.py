@@ -1,15 +1,17 @@
 """The Dagster instance ``plantlake run`` keeps writes a range of nights' events together, and reads back
-what Dagster's own storage would: one materialization and one check result per asset and night."""
+what Dagster's own storage would: one materialization and one check result per asset and night. It is the
+instance of the home the run is under."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._serdes import deserialize_value
 
-from lakehouse.settings import environment
+from lakehouse.settings import environment, plantlake_home
 from orchestration.eventlog import BATCH_ENVIRONMENT, KEPT_ENGINES, BatchedSqliteEventLogStorage
 from orchestration.runs import ONE_PLANNED_EVENT_PER_ASSET, instance
 
@@ -123,10 +125,6 @@ def test_a_check_result_without_a_planned_row_gets_a_row_of_its_own(tmp_path, mo
 def test_the_instance_follows_the_home_and_leaves_the_environment_alone(tmp_path, monkeypatch):
     """A process that moves from one PLANTLAKE_HOME to another gets the second home's instance (the first call
     no longer fixes DAGSTER_HOME for the rest of the process); DAGSTER_HOME, when set, wins."""
-    import os
-
-    from lakehouse.settings import plantlake_home
-
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     folders = []
     for home in (tmp_path / "a", tmp_path / "b"):
