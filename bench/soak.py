@@ -119,7 +119,7 @@ def maintain(instance: dg.DagsterInstance, vacuum_hours: int, log_retention_hour
 
 
 def simulate_nights(landing: Path, nights: int, plants: int, machines: int,
-                    telemetry_interval_s: int = 60) -> SimulationConfig:
+                    telemetry_interval_s: int = SimulationConfig.telemetry_interval_s) -> SimulationConfig:
     config = SimulationConfig(landing=str(landing), start=START, days=nights, plants=plants,
                               machines_per_plant=machines, suppliers=8, locations=16,
                               telemetry_interval_s=telemetry_interval_s)
@@ -153,7 +153,8 @@ def train_champion(home: Path, nights: SimulationConfig | None = None) -> dict[s
 
 def soak(home: Path, nights: int, every: int, plants: int = 2, machines: int = 4, vacuum_hours: int = 0,
          log_retention_hours: int = 0, compare: bool = True, champion: dict[str, str] | None = None,
-         on_step: Callable[[str], None] = lambda step: None, telemetry_interval_s: int = 60) -> SoakReport:
+         on_step: Callable[[str], None] = lambda step: None,
+         telemetry_interval_s: int = SimulationConfig.telemetry_interval_s) -> SoakReport:
     """Night after night with maintenance every ``every`` nights; then (``compare``) one backfill of the
     same nights without maintenance in a second lake, whose gold tables must be equal.
 

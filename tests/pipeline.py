@@ -33,7 +33,8 @@ TINY_MACHINES_PER_PLANT = 4
 PLANT_NIGHT_READINGS = TINY_MACHINES_PER_PLANT * 86_400 // TINY_TELEMETRY_INTERVAL_S
 
 
-def tiny_network(landing: Path, days: int = 3, **overrides) -> SimulationConfig:
+def tiny_network(landing: Path, days: int = 3, telemetry_interval_s: int = TINY_TELEMETRY_INTERVAL_S,
+                 **overrides) -> SimulationConfig:
     config = SimulationConfig(
         landing=str(landing),
         start=START,
@@ -42,7 +43,8 @@ def tiny_network(landing: Path, days: int = 3, **overrides) -> SimulationConfig:
         machines_per_plant=TINY_MACHINES_PER_PLANT,
         suppliers=8,
         locations=16,
-        **{"telemetry_interval_s": TINY_TELEMETRY_INTERVAL_S, **overrides},
+        telemetry_interval_s=telemetry_interval_s,
+        **overrides,
     )
     simulate(config)
     return config
