@@ -313,7 +313,8 @@ SUPPLIER_SCORECARD_90D = TableSpec(
 PLANT_SUPPLY_RISK = TableSpec(
     name="gold.plant_supply_risk",
     description="Inbound shipments at risk per plant, date and supplier: open shipments whose ETA is past the "
-    "promise, or that come from a supplier with a poor 90-day OTIF and are due within 3 days.",
+    "promise, or that come from a supplier with a poor 90-day OTIF and are due within 3 days; window_complete "
+    "says whether that OTIF's 90 days lie in loaded history.",
     columns=(
         col("date", DATE, "As-of date (end of the UTC day)", nullable=False),
         col("plant_id", STRING, "Receiving plant", nullable=False),
@@ -324,9 +325,16 @@ PLANT_SUPPLY_RISK = TableSpec(
         col("at_risk_value_eur", FLOAT64, "Value of those units (null: a part's unit cost is unknown)", unit="EUR",
             min=0),
         col("max_expected_delay_h", FLOAT64, "Largest ETA - promise among open shipments", unit="h"),
-        col("supplier_otif_90d", FLOAT64, "The supplier's OTIF over the 90 days ending on the date", min=0, max=1),
+        col("supplier_otif_90d", FLOAT64, "The supplier's OTIF over the 90 days ending on the date "
+            "(gold.supplier_scorecard_90d; window_complete says whether the history covers all 90)", min=0, max=1),
         col("risk_level", STRING, "high (a late ETA), medium (poor OTIF, due soon) or low", nullable=False,
             allowed=("high", "medium", "low")),
+        col("window_days_covered", INT64, "Days of supplier_otif_90d's 90-day window on or after the first night "
+            "the supplier drops were loaded (fewer: the window reaches back before the history)", nullable=False,
+            min=0, max=ROLLING_DAYS),
+        col("window_complete", BOOL, "supplier_otif_90d's whole window lies in loaded history "
+            "(window_days_covered = 90); a new source's first windows are not, and their OTIF is over part of "
+            "the window only", nullable=False),
     ),
     partition_by=("date",),
     natural_key=("date", "plant_id", "supplier_id"),
@@ -334,9 +342,11 @@ PLANT_SUPPLY_RISK = TableSpec(
     scope=NETWORK,  # the supplier drop is one per night: every plant's inbound risk is recomputed with it
     derived=derived(
         "transforms.suppliers:supply_risk_of",
+        params={"days": ROLLING_DAYS, "source": "suppliers"},
         shipments=Input("silver.shipments", days_before=OPEN_SHIPMENT_DAYS),
         scorecard_90d="gold.supplier_scorecard_90d",
         parts=Input("silver.dim_part", **_DIMENSION),
+        landed=Input("ops.landed_drops", everything=True, columns=("date", "plant_id", "status")),
     ),
 )
 

@@ -10,10 +10,15 @@ descriptions, and a view reads exactly one Delta version, never the table folder
 files stay there until vacuum and would double-count):
 
 * with delta-spark configured, ``delta.`<uri>` VERSION AS OF <v>``;
-* otherwise a folder of this server holding exactly that version's data files: hard links
-  to the lake's files on a local lake (no copying; vacuum cannot take a linked file away),
-  copies of them from S3 (Spark cannot read S3 without the s3a jars; files shared with the
-  previous version are linked, so only new files are fetched).
+* on S3 that Spark reads itself (s3a), the version's own files in the lake, listed by name
+  (``parquet.`<table>/{file,...}` WITH ('basePath' = <table>)``);
+* on a local lake, a folder of this server holding hard links to exactly that version's
+  data files (no copying; vacuum cannot take a linked file away);
+* on S3 that Spark cannot read (no s3a jars), such a folder of copies of them (files shared
+  with the previous version are linked, so only new files are fetched).
+
+:func:`snapshot_route` chooses, on the Spark bridge's own test of whether Spark reaches
+the lake's files (:func:`lakehouse.bridge.reaches_files`).
 
 A poller looks at each table's version every ``poll`` seconds; when a commit moves it on,
 the new version's folder is built first and then the view's definition is replaced in one
@@ -42,7 +47,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 from lakehouse import catalog, storage
-from lakehouse.bridge import cast_as, quoted, spark_uri
+from lakehouse.bridge import cast_as, quoted, reaches_files, spark_uri
 from lakehouse.catalog import DATE, TableSpec
 from lakehouse.delta import Lake
 from lakehouse.errors import LakeError, TableNotFoundError
@@ -62,6 +67,11 @@ HELD_WARNING_S = 3600.0
 
 #: Spark SQL names of the catalog's types (the same names as Hive's).
 SPARK_TYPES = HIVE_TYPES
+
+#: How a view reads a Delta version (snapshot_route).
+DELTA, FILES, LINKS, COPIES = "delta", "files", "links", "copies"
+ROUTES = {DELTA: "delta-spark (VERSION AS OF)", FILES: "the version's files in the lake, by name",
+          LINKS: "hard links to the version's files", COPIES: "copies of the version's files"}
 
 
 class ServeError(LakeError):
@@ -134,6 +144,37 @@ def create_view_sql(spec: TableSpec, query: str) -> str:
             f"COMMENT {literal(spec.description)} AS {query}")
 
 
+def snapshot_route(lake: Lake, native_delta: bool) -> str:
+    """How a view reads a version, on the Spark bridge's decision (``reaches_files``), so serve and the
+    pipeline agree on when Spark can open the lake's files.
+
+    Where it cannot (S3 without the s3a jars), copies. Where it can: delta-spark if configured, the
+    lake's own files on S3, and hard links on a local lake (as cheap as the files themselves, and
+    a linked file outlives a vacuum; S3 has no links, there the version's files are read in place).
+    """
+    if not reaches_files(lake):
+        return COPIES
+    if native_delta:
+        return DELTA
+    return FILES if storage.is_s3(lake.root) else LINKS
+
+
+#: Characters Hadoop's glob gives a meaning to (escaped with a backslash in a file name).
+GLOB_SPECIAL = frozenset("\\{}[]*?,")
+
+
+def file_list_source(table_uri: str, paths: Sequence[str]) -> str:
+    """A SQL source of exactly these data files of a table (paths relative to it), partition values
+    from their folders: one Hadoop glob ``{a,b,...}`` under the table, with the table as ``basePath``.
+
+    ``mergeSchema``: a file written before a column was added lacks it and reads it as null.
+    """
+    base = spark_uri(table_uri)
+    names = ",".join("".join("\\" + ch if ch in GLOB_SPECIAL else ch for ch in path) for path in paths)
+    return (f"parquet.{quoted(base + '/{' + names + '}')} "
+            f"WITH ('basePath' = {literal(base)}, 'mergeSchema' = 'true')")
+
+
 def partition_folder(spec: TableSpec, values: dict[str, object]) -> str:
     """``col=value/...`` as Spark's partition discovery reads it (Hive escaping; null as Hive's default)."""
     parts = []
@@ -156,7 +197,7 @@ class Served:
 
     version: int | None
     folder: Path | None = None
-    files: dict[str, Path] = field(default_factory=dict)  # lake path (relative to the table) -> file in folder
+    files: dict[str, Path | None] = field(default_factory=dict)  # lake path (relative to the table) -> file in folder
 
 
 @dataclass
@@ -170,21 +211,22 @@ class SnapshotViews:
     """One view per table, each pinned to a Delta version and swapped to the next when a commit lands."""
 
     def __init__(self, spark, lake: Lake, specs: Sequence[TableSpec], workdir: Path, *,
-                 native_delta: bool = False, grace_s: float = GRACE_S):
+                 native_delta: bool = False, route: str | None = None, grace_s: float = GRACE_S):
+        """``route``: one of ROUTES; by default :func:`snapshot_route`'s."""
         self.spark = spark
         self.lake = lake
         self.specs = list(specs)
         self.workdir = workdir
-        self.native_delta = native_delta
+        self.route = route or snapshot_route(lake, native_delta)
+        if self.route not in ROUTES:
+            raise ValueError(f"route must be one of {', '.join(ROUTES)}, not {self.route!r}")
         self.grace_s = grace_s
         self.served: dict[str, Served] = {}
         self.retired: list[Retired] = []
 
     @property
-    def route(self) -> str:
-        if self.native_delta:
-            return "delta-spark (VERSION AS OF)"
-        return "copies of the version's files" if storage.is_s3(self.lake.root) else "hard links to the version's files"
+    def described(self) -> str:
+        return ROUTES[self.route]
 
     # -- start -----------------------------------------------------------------------
     def register(self) -> None:
@@ -229,7 +271,7 @@ class SnapshotViews:
         if dtable.version() == now.version:
             return False
         served, query = self._version(spec, dtable, now)
-        if served.folder is not None and served.folder == now.folder:  # same files (a vacuum, a checkpoint)
+        if not query:  # the same files (a vacuum, a checkpoint)
             now.version = served.version
             return False
         self._swap(spec, query)
@@ -247,15 +289,22 @@ class SnapshotViews:
         return self._version(spec, dtable, Served(None))
 
     def _version(self, spec: TableSpec, dtable: DeltaTable, previous: Served) -> tuple[Served, str]:
+        """What serves ``dtable``'s version and the view's query; the query is empty when ``previous``
+        already serves the same files."""
         version = dtable.version()
-        if self.native_delta:
+        if self.route == DELTA:
             source = f"delta.{quoted(spark_uri(self.lake.uri(spec)))} VERSION AS OF {version}"
             return Served(version), select_columns(spec, source)
         adds = pa.table(dtable.get_add_actions(flatten=True))
         wanted = ["path", *(f"partition.{p}" for p in spec.partition_by)]
         rows = adds.select([c for c in wanted if c in adds.column_names]).to_pylist()
-        if set(previous.files) == {unquote(r["path"]) for r in rows} and previous.folder is not None:
+        paths = [unquote(r["path"]) for r in rows]
+        if set(previous.files) == set(paths) and previous.version is not None:
             return Served(version, previous.folder, previous.files), ""
+        if self.route == FILES:  # Spark opens the lake's files: nothing to build
+            files = dict.fromkeys(paths)
+            source = file_list_source(self.lake.uri(spec), paths) if paths else None
+            return Served(version, None, files), select_columns(spec, source)
         folder, files = self._materialise(spec, version, rows, previous)
         if not files:
             return Served(version, folder, files), select_columns(spec, None)
@@ -292,6 +341,7 @@ class SnapshotViews:
         return folder, files
 
     def _fetch(self, fs: pafs.FileSystem, source: str, target: Path) -> None:
+        """A lake file into a version's folder: a hard link on a local lake, else a copy (S3 without s3a)."""
         if not storage.is_s3(self.lake.root):
             try:
                 os.link(source, target)
@@ -357,7 +407,9 @@ class SnapshotViews:
 
 # -- the server ---------------------------------------------------------------------
 #: Loggers that report every BI query's ordinary end as a problem (a closed operation has no job to cancel).
-QUIET_LOGGERS = ("org.apache.spark.scheduler.DAGScheduler", "org.apache.hive.service.cli.session.HiveSessionImpl")
+QUIET_LOGGERS = ("org.apache.spark.scheduler.DAGScheduler", "org.apache.hive.service.cli.session.HiveSessionImpl",
+                 # a file list's glob is no folder: every query of one warns that it has no streaming metadata
+                 "org.apache.spark.sql.execution.streaming.sinks.FileStreamSink")
 
 
 def quiet(spark) -> None:
@@ -387,7 +439,11 @@ def run(settings: Settings, layers: Sequence[str], host: str = DEFAULT_HOST, por
                          "still applies), or run Spark's own Thrift server beside your Connect server")
     check_port_free(host, port)
     stop = stop or threading.Event()
-    handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def stop_on(*_) -> None:
+        stop.set()
+
+    handlers = {sig: signal.signal(sig, stop_on) for sig in (signal.SIGTERM, signal.SIGINT)}
     workdir = workdir_of(settings, port)
     shutil.rmtree(workdir, ignore_errors=True)
     for folder in ("scratch", "local-scratch", "resources", "querylog", "operation-logs"):
@@ -396,6 +452,9 @@ def run(settings: Settings, layers: Sequence[str], host: str = DEFAULT_HOST, por
     try:
         started = time.monotonic()
         spark = session(settings, app_name="plantlake-serve", config=server_config(host, port, workdir))
+        # pyspark's SparkContext takes SIGINT over (cancel the jobs, raise KeyboardInterrupt): Ctrl-C is ours again,
+        # a clean stop like SIGTERM's instead of an interrupt wherever the main thread happens to be.
+        signal.signal(signal.SIGINT, stop_on)
         quiet(spark)
         lake = Lake(settings=settings)
         views = SnapshotViews(spark, lake, specs_of(layers), workdir, native_delta=delta_configured(spark))
@@ -404,7 +463,7 @@ def run(settings: Settings, layers: Sequence[str], host: str = DEFAULT_HOST, por
         server = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithSparkSession(
             spark._jsparkSession, False)
         wait_listening(host, port, timeout=60)
-        log.info("serving %d tables from %s via %s, ready in %.1fs", len(views.specs), lake.root, views.route,
+        log.info("serving %d tables from %s via %s, ready in %.1fs", len(views.specs), lake.root, views.described,
                  time.monotonic() - started)
         on_ready(f"plantlake serve: {len(views.specs)} tables of {', '.join(dict.fromkeys(layers))} "
                  f"on jdbc:hive2://{host}:{port}/{layers[0]} (HiveServer2, polling every {poll_s:g}s)")

@@ -27,7 +27,8 @@ from orchestration.sensors import landing_sensor, run_failure_recorder
 
 @functools.cache
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every asset, check, job, schedule, sensor and resource, for ``settings``."""
+    """Every asset, check, job, schedule, sensor and resource, for ``settings``; every job, the implicit asset
+    job included, runs its steps in the run's process (orchestration/jobs.py)."""
     orchestration = settings.orchestration
     daily = partitions.daily(orchestration.first_date)
     freshness = partitions.nightly_freshness(orchestration)
@@ -50,6 +51,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         sensors=[landing_sensor(nightly, daily, orchestration), run_failure_recorder],
         resources=resources(settings),
+        # the implicit asset job (the UI's Materialize of assets outside one job) runs in process too
+        executor=dg.in_process_executor,
     )
 
 

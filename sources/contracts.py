@@ -210,9 +210,10 @@ _register(Contract(
         Field("line_id", STRING, "Line the machine belongs to"),
         Field("machine_type", STRING, "Kind of machine (its sensors and components: silver.dim_sensor, "
               "silver.dim_component)"),
-        Field("model", STRING, "Manufacturer model"),
-        Field("install_date", DATE, "Date the machine was installed"),
-        Field("criticality", STRING, "A: stops the line, B: slows it, C: has a bypass", allowed=CRITICALITY),
+        Field("model", STRING, "Manufacturer model", may_be_unknown=True),
+        Field("install_date", DATE, "Date the machine was installed (null: its age is unknown)", may_be_unknown=True),
+        Field("criticality", STRING, "A: stops the line, B: slows it, C: has a bypass", allowed=CRITICALITY,
+              may_be_unknown=True),
         Field("downtime_cost_eur_h", FLOAT64, "Cost of one hour of this machine standing still",
               unit="EUR/h", required=False, min=0, max=1e7),
     ),

@@ -183,15 +183,18 @@ class Derivation(BaseModel):
     """Master rows derived from the distinct values of a fact feed's rows (``derive:``).
 
     ``columns`` maps each column of the master feed to the column of the fact feed it takes
-    its value from; the master feed's key must be among them. Every other attribute is
-    unknown (null), which only columns the contract marks ``may_be_unknown`` allow. A key
-    takes the attributes of the latest fact row naming it in a drop.
+    its value from; the master feed's key must be among them. ``constants`` gives the columns
+    every derived row shares that no fact column holds (the line and type of a plant's machines,
+    which its telemetry does not name). Every other attribute is unknown (null), which only
+    columns the contract marks ``may_be_unknown`` allow. A key takes the attributes of the
+    latest fact row naming it in a drop.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_feed: str = Field(alias="from")
     columns: dict[str, str]
+    constants: dict[str, Any] = Field(default_factory=dict)
 
 
 class Mapping(BaseModel):
@@ -355,13 +358,21 @@ class Mapping(BaseModel):
                     raise ValueError(f"derive {feed}: {origin!r} is not a column of the {how.from_feed} contract")
                 if spec.field(target).type != facts.field(origin).type:
                     raise ValueError(f"derive {feed}: {target} and {how.from_feed}.{origin} are of different types")
+            for target in how.constants:
+                if target not in spec.names:
+                    raise ValueError(f"derive {feed}: constant {target!r} is not a column of the {feed} contract")
+                if target in how.columns:
+                    raise ValueError(f"derive {feed}: {target} is both a constant and a column of {how.from_feed}")
             if spec.natural_key[0] not in how.columns:
                 raise ValueError(f"derive {feed}: its key {spec.natural_key[0]} must come from a column of "
                                  f"{how.from_feed}")
-            unfed = [f.name for f in spec.fields if f.required and not f.may_be_unknown and f.name not in how.columns]
+            unfed = [f.name for f in spec.fields if f.required and not f.may_be_unknown
+                     and f.name not in how.columns and f.name not in how.constants]
             if unfed:
+                allowed = ", ".join(spec.may_be_unknown) or "none"
                 raise ValueError(f"derive {feed}: {', '.join(unfed)} must come from a column of {how.from_feed} "
-                                 "(the contract does not allow them to be unknown)")
+                                 f"or from constants: (the {feed} contract does not allow them to be unknown; "
+                                 f"the columns it allows to be unknown are: {allowed})")
         return self
 
     def _reference_feed(self, feed: str, what: str):

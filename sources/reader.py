@@ -450,7 +450,9 @@ def _derive(ctx: _Context, facts: Contract, frame: pl.DataFrame, source_file: st
         key = spec.natural_key[0]
         order = [facts.event_time] if facts.event_time else []
         rows = (frame.sort([*order, ROW], nulls_last=False) if order else frame).select(
-            *[pl.col(origin).alias(target) for target, origin in how.columns.items()], ROW)
+            *[pl.col(origin).alias(target) for target, origin in how.columns.items()],
+            *[pl.lit(value).cast(polars_type(spec.field(target).type)).alias(target)
+              for target, value in how.constants.items()], ROW)
         rows = rows.filter(pl.col(key).is_not_null() & ~pl.col(key).is_in(sorted(ctx.ids.get(feed, set()))))
         rows = rows.unique(subset=[key], keep="last", maintain_order=True)
         if not rows.height:

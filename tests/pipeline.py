@@ -91,6 +91,7 @@ class Story:
     rerun: dg.ExecuteInProcessResult
     contents_after_rerun: dict
     cached_after_first: bool
+    instance: dg.DagsterInstance  # the runs' history, as the Dagster UI reads it
 
 
 def on_time_slices(lake: Lake, plant: str) -> dict:
@@ -156,4 +157,4 @@ def tell_story(home: Path) -> Story:
             before_rerun = contents(lake)
             rerun = run(D1, LAST, reland=True, instance=instance)
         return Story(home, config, lake, plants, late, first, requests, late_run, late_slice_before, on_time_before,
-                     on_time_after, before_rerun, rerun, contents(lake), cached_after_first)
+                     on_time_after, before_rerun, rerun, contents(lake), cached_after_first, instance)

@@ -4,7 +4,8 @@ On the session's tiny lake (``night_story``: four nights landed and processed by
 read only here; the full plan runs on a copy of it): DuckDB's machine-health tables
 (``bench/reference.py``) equal Spark's ``gold.machine_sensor_daily`` and ``gold.machine_daily``
 for a backfill range and for a single night whose drift baseline comes from the gold history; the benchmark's Spark
-timing path collects the same rows; the landing reference reads every manifest row.
+timing path collects the same rows; the landing reference reads every manifest row; the telemetry form
+measurement's three forms (``bench/telemetry_form.py``) hold the night's sensor values.
 The benchmark's stages select only the nightly job's daily-partitioned assets (scoring is
 exactly the three scoring assets, never the weekly training ones), and the full plan's code
 path (each stage as its assets job, then its checks) runs over that lake. No timing is asserted.
@@ -16,9 +17,10 @@ import shutil
 
 import dagster as dg
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
-from bench import pipeline
+from bench import pipeline, telemetry_form
 from bench.landing_reference import landing_reference
 from bench.reference import compare, compare_all, duckdb_machine_health, spark_machine_health
 from lakehouse import gold_tables as gold
@@ -26,6 +28,7 @@ from lakehouse import spark as plantlake_spark
 from lakehouse.delta import Lake
 from lakehouse.settings import plantlake_home
 from orchestration.definitions import defs
+from sources.silver import EVENT_TABLES
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +102,50 @@ def test_the_landing_reference_reads_every_manifest_row(processed, tmp_path):
         figures = landing_reference(str(home / "landing"), config.dates, tmp_path / "out")
     assert figures["rows"] == figures["manifest_rows"] > 0
     assert figures["files_out"] > 0
+
+
+def _sensor_values(form: str, table) -> dict:
+    """(plant, machine, time, sensor) -> value of a telemetry form's rows, as each form holds them."""
+    out = {}
+    for row in table.to_pylist():
+        where = (row["plant_id"], row["machine_id"], row["ts"])
+        if form == "long":
+            pairs = [(row["sensor"], row["value"])]
+        elif form == "map":
+            pairs = row["readings"]
+        else:
+            pairs = [(c, v) for c, v in row.items() if c not in (*telemetry_form.KEY, "interval_s", "_source_file",
+                                                                   "_ingested_at") and v is not None]
+        for sensor, value in pairs:
+            assert (*where, sensor) not in out, (form, where, sensor)
+            out[(*where, sensor)] = value
+    return out
+
+
+def test_the_telemetry_forms_hold_the_nights_values_and_report_their_bytes(processed, tmp_path):
+    """bench/telemetry_form.py, the measurement that chose how the lake keeps a reading's sensor values, on a night
+    of the tiny lake: each form, written as it writes it and read back, holds exactly the night's sensor values of
+    silver; its report gives each form's rows and bytes per sensor value (its times are not asserted)."""
+    home, config, lake = processed
+    night = lake.read(EVENT_TABLES["telemetry"], filters=[("date", "=", config.end)])
+    expected = _sensor_values("map", night)
+    assert len(expected) > night.num_rows > 0
+    forms = telemetry_form._forms(night)
+    assert set(forms) == set(telemetry_form.FORMS)
+    for form, table in forms.items():
+        size = telemetry_form._write(table, tmp_path / form)
+        assert size == sum(f.stat().st_size for f in (tmp_path / form).iterdir()) > 0
+        assert _sensor_values(form, pq.read_table(tmp_path / form)) == expected, form
+    with plantlake_home(home):
+        report = telemetry_form.measure(plantlake_spark.session(), lake, config.end, tmp_path / "work", repeats=1)
+    assert (report["readings"], report["values"]) == (night.num_rows, len(expected))
+    assert report["sensors"] == len({key[-1] for key in expected})
+    assert set(report["forms"]) == set(telemetry_form.FORMS)
+    rows = {"wide": night.num_rows, "map": night.num_rows, "long": len(expected)}
+    for form, figures in report["forms"].items():
+        assert figures["rows"] == rows[form], form
+        assert figures["bytes"] > 0 and figures["bytes_per_value"] == figures["bytes"] / len(expected) > 0, form
+    assert not (tmp_path / "work").exists()  # it leaves no files behind
 
 
 def test_every_stage_selects_only_daily_partitioned_assets_of_the_nightly_job():

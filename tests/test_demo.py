@@ -35,6 +35,9 @@ def test_the_demo_simulates_processes_and_shows_a_night(tmp_path, monkeypatch):
     assert f"ok  nights {night}..{night} in " in text  # one night: no backfill, no training
     assert "retrain" not in text
     assert "what was built" in text and "OEE per plant" in text and "top supplier risks" in text
+    # no champion on a first night: the savings and the monitor are said to be missing, the summary goes on
+    flat = " ".join(text.split())
+    assert "(gold.realized_savings, docs/models.md): not built yet" in flat and "bad input" in flat
     # one row per plant that worked the night: the simulator's calendar (Saturdays some plants, Sundays none)
     with plantlake_home(tmp_path):
         plants = Network(simulation_config(network, night)).plants

@@ -161,7 +161,7 @@ def test_table_rules_on_ratios_and_domains():
     spec = catalog.get("gold.plant_supply_risk")
     risk = {"date": DAY, "plant_id": "DE01", "supplier_id": "S1", "open_shipments": 3, "at_risk_shipments": 4,
             "at_risk_qty": 10, "at_risk_value_eur": 99.0, "max_expected_delay_h": 5.0, "supplier_otif_90d": 0.8,
-            "risk_level": "extreme"}
+            "risk_level": "extreme", "window_days_covered": 90, "window_complete": True}
     outcome = validate(spec, table(spec.name, [risk]))
     assert sorted(f.description for f in outcome.failures) == [
         "1 of 1 rows break at_risk_shipments <= open_shipments",
@@ -506,7 +506,7 @@ def test_the_arrow_proofs_find_what_gx_alone_finds(monkeypatch):
     oee, risk_spec = catalog.get("gold.oee_daily"), catalog.get("gold.plant_supply_risk")
     risk = {"date": DAY, "plant_id": "DE01", "supplier_id": "S1", "open_shipments": 3, "at_risk_shipments": 2,
             "at_risk_qty": 10, "at_risk_value_eur": 99.0, "max_expected_delay_h": 5.0, "supplier_otif_90d": 0.8,
-            "risk_level": "high"}
+            "risk_level": "high", "window_days_covered": 90, "window_complete": True}
 
     def broken(change) -> list[dict]:
         rows = oee_rows()

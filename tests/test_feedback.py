@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from rich.console import Console
 
 from lakehouse import catalog
 from lakehouse.delta import Lake
@@ -30,11 +31,13 @@ from ml.tables import (
     FEATURE_DRIFT,
     MAINTENANCE_ALERTS,
     MODEL_MONITOR,
+    OUTCOME_DAYS,
     REALIZED_SAVINGS,
     SAVINGS_FORECAST,
 )
 from ml.train import build_training_set, train_all
 from orchestration.assets.monitor import CHECK
+from orchestration.demo import summary
 from orchestration.metadata import key
 from orchestration.runs import run_nights
 from tests import mldata
@@ -121,6 +124,64 @@ def checks(result) -> list:
             and e.event_specific_data.check_name == CHECK]
 
 
+def production_counts(risk: pd.DataFrame, failures: pd.DataFrame, orders: list[dict], budget: int,
+                      known_until: dt.date) -> dict[str, float]:
+    """The monitor's figures counted by hand on the window's scored machine-days: each labelled with the first
+    failure of its machine in (day, day + H]; days with an alert-triggered order in that span left out; the top
+    ``budget`` per plant and day by probability (ties: machine_id) alerted. Per machine-day: the alerted share
+    followed by a failure. Per failure: the share whose machine was alerted on one of the H days before it, and
+    the share of alert episodes (a machine's alerts at most H days apart) followed by a failure."""
+    fails: dict[str, list[dt.date]] = {}
+    for f in failures.itertuples():
+        if _day(f.date) <= known_until:
+            fails.setdefault(f.machine_id, []).append(_day(f.date))
+    acted: dict[str, list[dt.date]] = {}
+    for o in orders:
+        acted.setdefault(o["machine_id"], []).append(o["date"])
+    kept = []
+    for r in risk.itertuples():
+        d = _day(r.date)
+        if any(d < a <= d + dt.timedelta(days=H) for a in acted.get(r.machine_id, [])):
+            continue
+        coming = sorted(f for f in fails.get(r.machine_id, []) if d < f <= d + dt.timedelta(days=H))
+        kept.append({"plant_id": r.plant_id, "date": d, "machine_id": r.machine_id, "p": r.failure_probability,
+                     "failure": coming[0] if coming else None})
+    rows = sorted(kept, key=lambda r: (r["plant_id"], r["date"], -r["p"], r["machine_id"]))
+    alerted, seen = [], {}
+    for r in rows:
+        slot = (r["plant_id"], r["date"])
+        seen[slot] = seen.get(slot, 0) + 1
+        if seen[slot] <= budget:
+            alerted.append(r)
+    events = {(r["machine_id"], r["failure"]) for r in kept if r["failure"]}
+    caught = {(m, f) for m, f in events if any(
+        a["machine_id"] == m and f - dt.timedelta(days=H) <= a["date"] < f for a in alerted)}
+    episodes = []  # [machine, its last alert's day, followed by a failure]
+    for a in sorted(alerted, key=lambda r: (r["machine_id"], r["date"])):
+        if episodes and episodes[-1][0] == a["machine_id"] and (a["date"] - episodes[-1][1]).days <= H:
+            episodes[-1][1], episodes[-1][2] = a["date"], episodes[-1][2] or a["failure"] is not None
+        else:
+            episodes.append([a["machine_id"], a["date"], a["failure"] is not None])
+    return {"machine_days": len(kept), "censored": len(risk) - len(kept), "alerted": len(alerted),
+            "precision_at_budget": sum(a["failure"] is not None for a in alerted) / len(alerted),
+            "failures": len(events), "catch_rate": len(caught) / len(events),
+            "precision_per_failure": sum(e[2] for e in episodes) / len(episodes)}
+
+
+def table_rows(text: str, column: str) -> list[dict[str, str]]:
+    """The body rows of the rich table (rendered as text) whose header holds ``column``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if "┃" in line and f" {column} " in line)
+    names = [c.strip() for c in lines[start].strip().strip("┃").split("┃")]
+    rows = []
+    for line in lines[start + 1:]:
+        if line.lstrip().startswith("└"):
+            break
+        if line.lstrip().startswith("│"):
+            rows.append(dict(zip(names, [c.strip() for c in line.strip().strip("│").split("│")], strict=True)))
+    return rows
+
+
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory, spark):
     home = tmp_path_factory.mktemp("feedback")
@@ -204,6 +265,10 @@ def test_realized_savings_sit_beside_the_expected_ones_per_plant_and_month(loop)
     assert savings["actions_failed_after"].sum() == 1
     assert savings["action_cost_eur"].sum() == pytest.approx(3 * (180 + 75))  # the orders' parts + 1 h at 75 EUR/h
     assert np.allclose(savings["no_model_cost_eur"] - savings["with_model_cost_eur"], savings["realized_saving_eur"])
+    # the misses are in the with-model cost (and, the same, in the no-model one): they cancel from the saving
+    assert np.allclose(savings["with_model_cost_eur"], savings["failures_with_alert_cost_eur"]
+                       + savings["missed_failure_cost_eur"] + savings["action_cost_eur"])
+    assert savings["missed_failure_cost_eur"].sum() > 0
     assert savings["missed_failures"].sum() == (loop["outcomes"]["outcome"] == "missed_failure").sum()
 
 
@@ -230,6 +295,26 @@ def test_the_monitor_compares_production_with_the_holdout_and_stays_quiet(loop):
     assert last["alerted_machine_days"] >= 30 and last["machine_days"] > 0 and last["failures"] > 0
     assert last["features_compared"] > 50 and last["reference_rows"] > 0
     assert not last["precision_alarm"] and not last["drift_alarm"], last["verdict"]
+    # the production figures, counted by hand from the scored rows, the failures and the orders acted on alerts
+    risk = lake.read(FAILURE_RISK).to_pandas()
+    window = risk[(risk["model_version"] == version) & risk["date"].map(_day).between(
+        _day(last["window_start"]), _day(last["window_end"]))]
+    assert last["alert_budget"] == 2
+    counts = production_counts(window, loop["frames"]["silver.failures"], loop["orders"], 2, LAST)
+    assert (last["machine_days"], last["censored_machine_days"], last["alerted_machine_days"], last["failures"]) == (
+        counts["machine_days"], counts["censored"], counts["alerted"], counts["failures"])
+    assert last["censored_machine_days"] > 0 and 0 < counts["catch_rate"] < 1
+    for name in ("precision_at_budget", "catch_rate", "precision_per_failure"):
+        assert last[name] == pytest.approx(counts[name]), name
+    # the raised alerts' own figures, from their outcomes over the window's days
+    outcomes = loop["outcomes"][loop["outcomes"]["date"].map(_day).between(
+        _day(last["window_start"]), _day(last["window_end"])) & (loop["outcomes"]["model_version"] == version)]
+    alerts = outcomes[(outcomes["outcome"] != "missed_failure") & outcomes["resolved"]]
+    judged = alerts[alerts["outcome"] != "acted_no_failure"]
+    covered = len(alerts[alerts["failed"]].drop_duplicates(["machine_id", "failed_at"]))
+    missed = int((outcomes["outcome"] == "missed_failure").sum())
+    assert last["alerts_resolved"] == len(alerts) and last["alert_precision"] == pytest.approx(judged["failed"].mean())
+    assert last["alert_catch_rate"] == pytest.approx(covered / (covered + missed))
     evaluations = checks(closed)
     assert evaluations and all(e.passed for e in evaluations)
     drift = lake.read(FEATURE_DRIFT, filters=[("date", "=", LAST)]).to_pandas()
@@ -247,6 +332,43 @@ def test_the_month_is_recorded_in_mlflow_next_to_the_champion(loop):
     assert all("precision_at_budget" in r.data.metrics for r in runs)
     tags = client.get_model_version(registry.FAILURE_MODEL, version).tags
     assert f"production.{LAST:%Y-%m}.precision_at_budget" in tags and "precision_at_budget" in tags  # and holdout
+
+
+def test_the_demo_summary_shows_expected_and_realized_savings_side_by_side_with_honest_labels(loop):
+    """The demo's summary on this lake: the month's expected saving labelled as not money saved, beside the
+    realized one, each equal to its table's sum; the outcomes' counts; the production monitor's last night."""
+    lake = loop["lake"]
+    console = Console(record=True, width=400)
+    summary(lake, console)  # tables this lake lacks (OEE, supply) are said and skipped, not raised
+    text = console.export_text()
+    flat = " ".join(text.split())  # a title wraps to its table's width
+    assert "savings this month: expected = the alerts' own estimates (not money saved); realized = estimated " \
+        "from what followed the alerts whose horizon has passed" in flat
+    assert "a holdout with few failures gives wide intervals: then the score alone is noise" in flat
+    assert "OEE per plant (whole period, from sums): not built yet" in flat
+    assert "saved_so_far" not in text
+    forecast, savings = lake.read(SAVINGS_FORECAST).to_pandas(), lake.read(REALIZED_SAVINGS).to_pandas()
+    month = max(_day(m) for m in forecast["month"])
+    alerts = lake.read(MAINTENANCE_ALERTS).to_pandas()
+    alerts = alerts[[_day(d).replace(day=1) == month for d in alerts["date"]]]
+    shown = table_rows(text, "expected_so_far_eur")
+    assert shown and sorted(r["plant_id"] for r in shown) == sorted(set(alerts["plant_id"]))
+    for row in shown:
+        mine = alerts[alerts["plant_id"] == row["plant_id"]]
+        realized = savings[(savings["plant_id"] == row["plant_id"]) & (savings["month"].map(_day) == month)].iloc[0]
+        assert int(row["alerts"]) == len(mine)
+        assert abs(float(row["expected_so_far_eur"]) - mine["expected_saving_eur"].sum()) <= 0.5
+        assert abs(float(row["realized_eur"]) - realized["realized_saving_eur"]) <= 0.5
+        assert (int(row["resolved"]), int(row["acted_on"]), int(row["missed"]), row["method"]) == (
+            realized["alerts_resolved"], realized["actions"], realized["missed_failures"], "probability")
+    outcomes = lake.read(ALERT_OUTCOMES).to_pandas()
+    by_outcome = {r["outcome"]: int(r["rows"]) for r in table_rows(text, "mean_p")}
+    assert by_outcome == outcomes["outcome"].value_counts().to_dict()
+    [production] = table_rows(text, "holdout_interval")
+    last = lake.read(MODEL_MONITOR, filters=[("date", "=", LAST)]).to_pandas().iloc[0]
+    assert production["version"] == last["model_version"]
+    assert float(production["catch_rate"]) == pytest.approx(last["catch_rate"], abs=5e-4)
+    assert float(production["precision"]) == pytest.approx(last["precision_at_budget"], abs=5e-4)
 
 
 def test_the_check_warns_when_the_champion_degrades_and_the_features_drift(loop):
@@ -277,3 +399,48 @@ def test_the_check_warns_when_the_champion_degrades_and_the_features_drift(loop)
     assert "outside the holdout" in evaluation.description and "drifted" in evaluation.description
     drift = lake.read(FEATURE_DRIFT, filters=[("date", "=", LAST)]).to_pandas()
     assert set(drift.loc[drift["drifted"], "feature"]) >= {"temperature_c_mean", "temperature_c_max"}
+
+
+def test_a_late_event_rewrites_an_earlier_alerts_outcome_on_a_later_night(loop):
+    """A work order and a failure landed after their nights ran, each in the horizon of an earlier false alarm:
+    the next night (which redoes the last OUTCOME_DAYS) turns one alert into acted_no_failure and the other into
+    failed_despite_alert, and leaves the other machines' rows as they were. Last in the module: it changes the
+    lake."""
+    lake = loop["lake"]
+    before = lake.read(ALERT_OUTCOMES).to_pandas()
+    quiet = before[(before["outcome"] == "no_event") & before["component"].notna()
+                   & (before["date"].map(_day) >= LAST - dt.timedelta(days=OUTCOME_DAYS))].sort_values(["date",
+                                                                                                          "outcome_id"])
+    quiet = quiet.drop_duplicates("machine_id")
+    assert len(quiet) >= 2, "no two earlier false alarms within the nights a later night redoes"
+    acted, failed = quiet.iloc[0], quiet.iloc[1]
+    landed = dt.datetime.combine(LAST, dt.time(23), tzinfo=dt.UTC)
+    when = dt.datetime.combine(_day(acted["date"]) + dt.timedelta(days=1), dt.time(6), tzinfo=dt.UTC)
+    order = {"date": when.date(), "plant_id": acted["plant_id"], "work_order_id": "PM-late",
+             "machine_id": acted["machine_id"], "component": acted["component"], "maintenance_type": "preventive",
+             "performed_at": when, "labour_hours": 1.0, "parts_cost_eur": 180.0, "_source_file": "late",
+             "_ingested_at": landed}
+    broke = dt.datetime.combine(_day(failed["date"]) + dt.timedelta(days=2), dt.time(10), tzinfo=dt.UTC)
+    failure = {"date": broke.date(), "plant_id": failed["plant_id"], "machine_id": failed["machine_id"],
+               "failed_at": broke, "component": failed["component"], "failure_mode": "wear",
+               "downtime_minutes": 90.0, "repair_cost_eur": 1200.0, "_source_file": "late", "_ingested_at": landed}
+    for name, row in (("silver.maintenance", order), ("silver.failures", failure)):
+        spec = catalog.get(name)
+        lake.append(spec, pa.Table.from_pylist([row], schema=spec.schema))
+    result = run_nights(LAST, assets=[key(ALERT_OUTCOMES)], dagster_instance=loop["instance"], log_level="WARNING")
+    assert result.success
+    after = lake.read(ALERT_OUTCOMES).to_pandas().set_index("outcome_id")
+    now = after.loc[acted["outcome_id"]]
+    assert (now["outcome"], now["acted"], now["work_order_id"], now["action_delay_days"]) == (
+        "acted_no_failure", True, "PM-late", 1)
+    now = after.loc[failed["outcome_id"]]
+    assert (now["outcome"], now["failed"], pd.Timestamp(now["failed_at"])) == (
+        "failed_despite_alert", True, pd.Timestamp(broke))
+    others = ~before["machine_id"].isin([acted["machine_id"], failed["machine_id"]])
+    mine = ~after["machine_id"].isin([acted["machine_id"], failed["machine_id"]])
+    # a miss's probabilities are read from gold.failure_risk, which the degraded champion above scored again
+    same = [c for c in before.columns if c not in ("failure_probability", "max_failure_probability")]
+    order_by = ["date", "outcome_id"]
+    pd.testing.assert_frame_equal(
+        after[mine].reset_index().sort_values(order_by).reset_index(drop=True)[same],
+        before[others].sort_values(order_by).reset_index(drop=True)[same])

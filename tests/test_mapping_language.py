@@ -135,3 +135,56 @@ def test_validation_errors_are_one_plain_sentence_each(tmp_path):
                                                                                  "columns": {"name": "supplier_id"}}}}))
     with pytest.raises(ValueError, match="its key supplier_id must come from a column of shipments"):
         mappings.load(path)
+
+
+PLANT_MAPPING = {
+    "name": "cmms_failures",
+    "description": "a maintenance system's failure log: machines named, nothing else said about them",
+    "scope": "plant",
+    "dialect": {"format": "csv"},
+    "master": {"plants": [{"plant_id": "DE01", "name": "Werk Eins", "timezone": "UTC"}],
+               "lines": [{"line_id": "DE01-L01", "name": "Presse 1", "line_type": "press", "ideal_cycle_time_s": 30,
+                          "planned_shifts": 3, "shift_minutes": 480}]},
+    "derive": {"machines": {"from": "failures", "columns": {"machine_id": "machine_id"},
+                            "constants": {"line_id": "DE01-L01", "machine_type": "press"}}},
+    "feeds": {"failures": {"file": "failures*.csv",
+                           "columns": {"Asset": "machine_id", "When": "failed_at", "Part": "component"}}},
+}
+
+
+def test_a_plant_export_derives_its_machines_with_what_it_does_not_say_left_unknown(tmp_path, monkeypatch):
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "cmms_failures.yaml").write_text(yaml.safe_dump(PLANT_MAPPING))
+    monkeypatch.setenv("PLANTLAKE_MAPPINGS_DIR", str(folder))
+    mappings._by_name.cache_clear()
+    rows = [{"Asset": "M7", "When": "2026-01-05T08:00:00Z", "Part": "spindle"},
+            {"Asset": "M9", "When": "2026-01-05T09:00:00Z", "Part": "pump"},
+            {"Asset": "M7", "When": "2026-01-05T10:00:00Z", "Part": "belt"}]
+    drop = write_drop(str(tmp_path / "landing"), {"failures.csv": ("failures", csv_bytes(rows), 3)},
+                      source="DE01", mapping="cmms_failures")
+    try:
+        result = read(drop, KnownIds())
+    finally:
+        mappings._by_name.cache_clear()
+    assert result.feeds["failures"].bronze.num_rows == 3 and result.reconciles
+    machines = sorted(result.feeds["machines"].bronze.to_pylist(), key=lambda m: m["machine_id"])
+    assert [(m["machine_id"], m["line_id"], m["machine_type"]) for m in machines] == [
+        ("M7", "DE01-L01", "press"), ("M9", "DE01-L01", "press")]
+    for machine in machines:  # what the failure log does not say stays unknown, not invented
+        assert (machine["model"], machine["install_date"], machine["criticality"],
+                machine["downtime_cost_eur_h"]) == (None, None, None, None)
+
+
+def test_derive_refuses_a_column_the_contract_does_not_allow_to_be_unknown():
+    derive = {"machines": {"from": "failures", "columns": {"machine_id": "machine_id"},
+                           "constants": {"machine_type": "press"}}}
+    with pytest.raises(ValueError, match=r"derive machines: line_id must come from a column of failures or from "
+                                         r"constants: \(the machines contract does not allow them to be unknown; "
+                                         r"the columns it allows to be unknown are: model, install_date, "
+                                         r"criticality\)"):
+        mappings.Mapping(**{**PLANT_MAPPING, "derive": derive})
+    with pytest.raises(ValueError, match="derive machines: model is both a constant and a column of failures"):
+        mappings.Mapping(**{**PLANT_MAPPING, "derive": {"machines": {
+            **PLANT_MAPPING["derive"]["machines"], "columns": {"machine_id": "machine_id", "model": "component"},
+            "constants": {"line_id": "L", "machine_type": "press", "model": "X"}}}})

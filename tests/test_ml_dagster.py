@@ -106,10 +106,19 @@ def test_the_retrain_job_trains_registers_and_crowns_both_models(story):
     assert result.success
     assert materialized(result) == {"gold/failure_training_set", "models/failure_model", "models/failure_cost_model"}
     client = MlflowClient(get_settings().mlflow_tracking_uri)
-    for name in (registry.FAILURE_MODEL, registry.COST_MODEL):
+    ui = get_settings().mlflow_ui_url.rstrip("/")
+    assert ui.startswith("http://")  # no tracking server: the MLflow UI's default address
+    for name, node in ((registry.FAILURE_MODEL, "models__failure_model"),
+                       (registry.COST_MODEL, "models__failure_cost_model")):
         champion = client.get_model_version_by_alias(name, "champion")
         run = client.get_run(champion.run_id)
         assert run.data.tags["dagster.run_id"] == result.run_id
+        # the Dagster UI links to the model's MLflow run and to its experiment's runs: links, not text to copy
+        links = result.asset_materializations_for_node(node)[0].metadata
+        assert isinstance(links["mlflow_run_id"], dg.UrlMetadataValue), links["mlflow_run_id"]
+        assert links["mlflow_run_id"].value == f"{ui}/#/runs/{champion.run_id}"
+        assert isinstance(links["mlflow_runs"], dg.UrlMetadataValue)
+        assert links["mlflow_runs"].value.startswith(f"{ui}/#/experiments/{run.info.experiment_id}/runs")
     model = result.asset_materializations_for_node("models__failure_model")[0]
     assert model.metadata["promoted"].value is True and model.metadata["pr_auc"].value > 0
     training = result.asset_materializations_for_node("failure_training_set")[0]

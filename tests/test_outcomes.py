@@ -8,6 +8,7 @@ import math
 import pytest
 
 from lakehouse import catalog
+from ml.tables import ALERT_OUTCOMES, OUTCOME_DAYS
 from transforms.outcomes import COLUMNS, alert_outcomes
 
 D0 = dt.date(2026, 1, 5)
@@ -51,8 +52,9 @@ def order(n: int, machine: str, component: str, kind: str = "preventive", hour: 
     return (day(n), "P1", machine, f"WO-{machine}-{n}-{component}", component, kind, at(n, hour), 2.0, 180.0)
 
 
-@pytest.fixture(scope="module")
-def outcomes(spark):
+def cases():
+    """The hand-built alerts, scores, failures, work orders and machines: (alerts, risk, failures, maintenance,
+    machines), lists of tuples in the schemas above."""
     alerts = [
         alert(0, "M1", "bearing"),       # acted on 2 days later, no failure
         alert(0, "M2", "motor"),         # failed 3 days later, nothing done
@@ -79,11 +81,20 @@ def outcomes(spark):
         order(9, "M1", "bearing"),  # after M1's horizon: the first order in it is the action
     ]
     machines = [(m, 500.0) for m in ("M1", "M2", "M3", "M4", "M5", "M6", "M7", "M8", "M9", "M10", "M11")]
+    return alerts, risk, failures, maintenance, machines
+
+
+def compute(spark, alerts, risk, failures, maintenance, machines):
     frame = alert_outcomes(
         spark.createDataFrame(alerts, ALERTS), spark.createDataFrame(risk, RISK),
         spark.createDataFrame(failures, FAILURES), spark.createDataFrame(maintenance, MAINTENANCE),
         spark.createDataFrame(machines, "machine_id string, downtime_cost_eur_h double"))
-    rows = [r.asDict() for r in frame.collect()]
+    return frame, [r.asDict() for r in frame.collect()]
+
+
+@pytest.fixture(scope="module")
+def outcomes(spark):
+    frame, rows = compute(spark, *cases())
     return frame, {r["machine_id"]: r for r in rows}, rows
 
 
@@ -126,6 +137,36 @@ def test_failures_no_alert_covered_are_misses_with_the_risk_of_the_days_before(o
     assert m7["failure_cost_eur"] == 2000.0
     assert sorted(r["outcome"] for r in rows if r["machine_id"] == "M8") == ["missed_failure", "no_event"]
     assert not any(r["machine_id"] == "M10" for r in rows)
+
+
+def test_a_late_event_changes_an_earlier_alerts_outcome_on_a_later_night(spark, outcomes):
+    """Day 0's night ran with the events above (M1 acted on, no failure; M4 a false alarm). Then a failure of M1
+    on day 5 and a preventive belt order of M4 on day 4 are landed late: the night of day 20 redoes day 0's
+    outcomes (it reaches back OUTCOME_DAYS), reads events far enough on to see both, and both rows change."""
+    later = day(20)
+    redone = ALERT_OUTCOMES.periods([later])
+    assert redone[0] == later - dt.timedelta(days=OUTCOME_DAYS) < day(0) and day(0) in redone
+    inputs = dict(ALERT_OUTCOMES.derived.inputs)
+    for name, event in (("failures", day(5)), ("maintenance", day(4))):  # what a run over `redone` reads
+        assert redone[0] - dt.timedelta(days=inputs[name].days_before) <= event <= redone[-1] + dt.timedelta(
+            days=inputs[name].days_after)
+    _, before, rows_before = outcomes
+    assert (before["M1"]["outcome"], before["M4"]["outcome"]) == ("acted_no_failure", "no_event")
+    alerts, risk, failures, maintenance, machines = cases()
+    failures = [*failures, failure(5, "M1", "motor")]
+    maintenance = [*maintenance, order(4, "M4", "belt")]
+    _, rows = compute(spark, alerts, risk, failures, maintenance, machines)
+    assert {r["outcome_id"] for r in rows if r["date"] in redone} == {r["outcome_id"] for r in rows}
+    after = {r["outcome_id"]: r for r in rows}
+    m1, m4 = after[before["M1"]["outcome_id"]], after[before["M4"]["outcome_id"]]
+    assert (m1["outcome"], m1["failed_at"], m1["failed_component"], m1["work_order_id"]) == (
+        "failed_after_action", utc(5), "motor", "WO-M1-2-bearing")  # acted on day 2, failed anyway
+    assert (m4["outcome"], m4["acted"], m4["work_order_id"], m4["action_delay_days"]) == (
+        "acted_no_failure", True, "WO-M4-4-belt", 4)
+    # nothing else moved; M1's failure was covered by its alert, so it is no miss
+    unchanged = {r["outcome_id"]: r for r in rows_before if r["machine_id"] not in ("M1", "M4")}
+    assert {k: after[k] for k in unchanged} == unchanged
+    assert {r["outcome_id"] for r in rows} == {r["outcome_id"] for r in rows_before}
 
 
 # -- realized savings, by hand ----------------------------------------------------------------------------------
@@ -198,6 +239,13 @@ def test_realized_savings_computed_by_hand():
         "with_model_cost_eur": 7000 + 2500 + 755, "no_model_cost_eur": 7000 + 2500 + 5000,
     })
     assert p1["no_model_cost_eur"] - p1["with_model_cost_eur"] == pytest.approx(p1["realized_saving_eur"])
+    # a miss costs the same with and without the model: it is in both costs, so it cancels from the saving
+    for row in out.to_dict("records"):
+        assert row["with_model_cost_eur"] == pytest.approx(
+            row["failures_with_alert_cost_eur"] + row["missed_failure_cost_eur"] + row["action_cost_eur"])
+        assert row["no_model_cost_eur"] - row["with_model_cost_eur"] == pytest.approx(row["realized_saving_eur"])
+    assert p1["missed_failure_cost_eur"] > 0 and p1["realized_saving_eur"] == pytest.approx(
+        p1["avoided_cost_probability_eur"] - p1["action_cost_eur"])  # not reduced by the misses
     feb = got[(FEB, "P1")]
     assert (feb["alerts"], feb["actions"], feb["realized_saving_eur"]) == (1, 0, 0)
     assert math.isnan(feb["comparable_failure_rate"])  # nobody left an alert alone in February

@@ -18,6 +18,7 @@ import re
 import numpy as np
 import pyarrow.compute as pc
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from lakehouse.delta import Lake
@@ -111,6 +112,15 @@ def test_units_become_machines_and_their_last_cycles_failures(fleet):
     # unit 3 starts 2 days after unit 1 and fails at the start of its last (7 x 12 = 84th) 2-hour cycle
     assert failures["TF-U003"]["failed_at"] == dt.datetime(2024, 1, 3, tzinfo=dt.UTC) + dt.timedelta(hours=2 * 83)
     assert failures["TF-U003"]["component"] == "engine"
+    # the component registry is the mapping's ``components:``, read here from the YAML file itself
+    declared = yaml.safe_load((mappings.BUILTIN_DIR / "turbofan.yaml").read_text())["components"]
+    registry = lake.read("silver.dim_component").to_pylist()
+    assert sorted((r["plant_id"], r["machine_type"], r["component"], r["description"]) for r in registry) == sorted(
+        ("TF-01", machine_type, component, text) for machine_type, listed in declared.items()
+        for component, text in listed.items())
+    types = {m["machine_id"]: m["machine_type"] for m in machines}
+    assert {(types[f["machine_id"]], f["component"]) for f in failures.values()} <= {
+        (r["machine_type"], r["component"]) for r in registry}  # every failure names a registered component
 
 
 def test_every_sensor_reaches_gold_under_its_own_name_in_the_registrys_unit(fleet):

@@ -19,6 +19,7 @@ from ml import features as F
 from ml.tables import FAILURE_TRAINING_SET
 from sources import mapping as mappings
 from sources import series
+from sources.columns import convert
 from sources.importer import import_source
 from sources.landing import list_complete
 from sources.mapping import Mapping
@@ -231,3 +232,51 @@ def test_the_training_set_stores_its_sensors_features_in_one_column_and_reads_th
     dynamic = [c for c in frame.columns if F.is_dynamic(c)]
     assert sorted(c for c in back.columns if F.is_dynamic(c)) == sorted(dynamic)
     pd.testing.assert_frame_equal(back[sorted(dynamic)], frame[sorted(dynamic)].astype(float), check_dtype=False)
+
+
+#: Each conversion's reference points: (source text, value in the registry's unit), from the units' definitions
+#: (water freezes at 32 degF = 491.67 degR = 273.15 K = 0 degC and boils at 212 degF; 1 bar = 14.5037738 psi;
+#: 1 atm = 14.6959488 psi = 1.01325 bar; 1 kg = 2.20462262 lb; 1 ft = 0.3048 m; 1 knot = 1852 m per hour).
+REFERENCE_POINTS: dict[tuple[str, str], list[tuple[str, float]]] = {
+    ("degF", "degC"): [("32", 0.0), ("212", 100.0), ("-40", -40.0), ("98.6", 37.0)],
+    ("degF", "K"): [("32", 273.15), ("212", 373.15), ("-459.67", 0.0)],
+    ("degR", "degC"): [("491.67", 0.0), ("671.67", 100.0), ("518.67", 15.0)],
+    ("degR", "K"): [("0", 0.0), ("491.67", 273.15)],
+    ("K", "degC"): [("273.15", 0.0), ("373.15", 100.0), ("0", -273.15)],
+    ("psi", "bar"): [("14.5037738", 1.0), ("0", 0.0)],
+    ("psia", "bar"): [("14.6959488", 1.01325)],
+    ("kPa", "bar"): [("101.325", 1.01325), ("100", 1.0)],
+    ("in/s", "mm/s"): [("1", 25.4), ("0.5", 12.7)],
+    ("kV", "V"): [("0.4", 400.0), ("11", 11_000.0)],
+    ("mA", "A"): [("1500", 1.5), ("20", 0.02)],
+    ("ms", "s"): [("2500", 2.5)],
+    ("min", "s"): [("1.5", 90.0)],
+    ("h", "min"): [("2", 120.0), ("0.25", 15.0)],
+    ("s", "min"): [("90", 1.5), ("3600", 60.0)],
+    ("rps", "rpm"): [("25", 1500.0)],
+    ("lbm/s", "kg/s"): [("2.20462262", 1.0), ("10", 4.5359237)],
+    ("ft", "m"): [("10", 3.048), ("3.2808399", 1.0)],
+    ("kn", "m/s"): [("1", 1852 / 3600), ("3.6", 1.852)],
+}
+
+
+def test_every_unit_conversion_has_reference_points():
+    """A conversion added to UNIT_CONVERSIONS without values checked below fails here."""
+    assert set(REFERENCE_POINTS) == set(mappings.UNIT_CONVERSIONS)
+
+
+@pytest.mark.parametrize(("units", "points"), list(REFERENCE_POINTS.items()),
+                         ids=[f"{a}->{b}" for a, b in REFERENCE_POINTS])
+def test_a_sensor_column_in_another_unit_converts_to_the_registrys_unit(units, points):
+    """The reader's column conversion (sources.columns.convert) on the export's text, as a sensor declared
+    ``unit: <registry unit>, source_unit: <export unit>`` reads it: each value lands in the registry's unit, a
+    null stays null."""
+    source_unit, unit = units
+    telemetry = {**RIG["feeds"]["telemetry"], "sensors": {3: {"sensor": "reading", "unit": unit,
+                                                              "source_unit": source_unit}}}
+    [declared] = Mapping(**{**RIG, "feeds": {**RIG["feeds"], "telemetry": telemetry}}).sensor_maps("telemetry").values()
+    texts = [text for text, _ in points] + [""]
+    cmap = mappings.ColumnMap(to=declared.field().name, unit=declared.source_unit)  # as the reader maps a sensor
+    out, text = convert(pl.Series("3", texts), cmap, declared.field(), mappings.Dialect(), None)
+    assert out.to_list()[:-1] == pytest.approx([value for _, value in points], rel=1e-7, abs=1e-9)
+    assert out.to_list()[-1] is None and text.to_list()[: len(points)] == texts[:-1]

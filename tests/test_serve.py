@@ -1,8 +1,15 @@
 """``plantlake serve``: BI clients (PyHive, SQLAlchemy ``hive://``, beeline over JDBC) on the gold tables.
 
 Two real servers for the module, each a ``plantlake serve`` process stopped by its PID: one on
-a local lake, one on the SeaweedFS S3 lake. The lakes are a few gold tables written through
-``Lake`` from their catalog specs.
+a local lake (with an operator's PLANTLAKE_SPARK_CONF entry), one on the SeaweedFS S3 lake serving
+``--layer gold --layer ops``. The lakes are a few gold tables (and, on S3, an ops table) written
+through ``Lake`` from their catalog specs. The last test stops them: the S3 server by SIGTERM, the
+local one by Ctrl-C's SIGINT to its process group.
+
+The snapshot routes the servers do not take here have their own tests: the file list that S3 with
+s3a takes, on a local lake in the test's Spark session; delta-spark and s3a themselves only where
+their jars are (Maven serves them; it is unreachable from the test machine, so they skip there).
+The refusals before Spark starts (SPARK_REMOTE, a taken port) run the CLI without a JVM.
 """
 
 from __future__ import annotations
@@ -10,7 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import signal
+import socket
 import subprocess
+import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -23,17 +34,24 @@ import pytest
 import sqlalchemy as sa
 from pyhive import hive
 from pyhive.sqlalchemy_hive import HiveDate, HiveTimestamp
+from typer.testing import CliRunner
 
-from lakehouse import catalog
+from lakehouse import bridge, catalog
 from lakehouse.catalog import BOOL, DATE, FLOAT64, INT32, INT64, NAMED_VALUES, STRING, TIMESTAMP, TableSpec
 from lakehouse.delta import Lake
 from lakehouse.glue import HIVE_TYPES
 from lakehouse.hive_compat import patch_pyhive
+from lakehouse.serve import COPIES, DELTA, FILES, LINKS, SnapshotViews, file_list_source, snapshot_route
 from lakehouse.settings import Settings, home_environment
+from orchestration.cli import app
 from tests.conftest import TEST_BUCKET
 from tests.servers import free_port, listening, outside_address, stop, venv_command
 
-pytestmark = [pytest.mark.spark, pytest.mark.server]
+
+def served(test):
+    """A test of the module's servers: each is a process with a JVM (the CLI and route tests need neither)."""
+    return pytest.mark.spark(pytest.mark.server(test))
+
 
 POLL_S = 1.0
 #: Visible "within the poll interval": one poll, plus the time to link a version and swap, on a busy 2-core machine.
@@ -44,6 +62,10 @@ OEE = catalog.get("gold.oee_plant_daily")
 WRITTEN = [OEE, catalog.get("gold.maintenance_alerts"), catalog.get("gold.plant_supply_risk"),
            catalog.get("gold.savings_forecast")]
 UNWRITTEN = catalog.get("gold.oee_daily")
+#: Written to the S3 lake, whose server serves the ops layer too.
+OPS = catalog.get("ops.run_failures")
+#: The operator's entry on the local server (PLANTLAKE_SPARK_CONF) for a property serve sets itself (to 100000).
+OPERATOR_CONF = ("spark.sql.sources.parallelPartitionDiscovery.threshold", "12345")
 #: What PyHive's cursor.description says for each catalog type.
 THRIFT_TYPES = {STRING: "STRING_TYPE", INT32: "INT_TYPE", INT64: "BIGINT_TYPE", FLOAT64: "DOUBLE_TYPE",
                 BOOL: "BOOLEAN_TYPE", DATE: "DATE_TYPE", TIMESTAMP: "TIMESTAMP_TYPE"}
@@ -109,27 +131,33 @@ class Server:
                              + self.err.read_text(errors="replace")[-4000:])
 
 
-def start(home: Path, lake: Lake, extra_env: dict[str, str]) -> Server:
+def start(home: Path, lake: Lake, extra_env: dict[str, str], layers: tuple[str, ...] = ()) -> Server:
+    """``plantlake serve`` in a session of its own: its process group is what a terminal's Ctrl-C reaches."""
     port = free_port()
     env = {**os.environ, **home_environment(home), "PLANTLAKE_LAKE_URI": lake.root,
            "PLANTLAKE_SPARK_DRIVER_MEMORY": "1g", **extra_env}
     out, err = home / "serve.out", home / "serve.err"
+    command = [venv_command("plantlake"), "serve", "--port", str(port), "--poll", str(POLL_S)]
+    for layer in layers:
+        command += ["--layer", layer]
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen([venv_command("plantlake"), "serve", "--port", str(port), "--poll", str(POLL_S)],
-                                env=env, stdout=stdout, stderr=stderr)
+        proc = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr, start_new_session=True)
     return Server(lake, port, proc, out, err)
 
 
 @pytest.fixture(scope="module")
 def servers(s3, tmp_path_factory):
-    """A server on a local lake and one on the S3 lake, started side by side."""
+    """A server on a local lake (the operator's conf entry) and one on the S3 lake (gold and ops), side by side."""
     local_home = tmp_path_factory.mktemp("serve-local")
     local = Lake(str(local_home / "lake"), Settings.from_env())
     s3_home = tmp_path_factory.mktemp("serve-s3")
     remote = Lake(f"s3://{TEST_BUCKET}/{uuid.uuid4().hex}/lake", Settings.from_env({**os.environ, **s3.env}))
     fill(local)
     fill(remote)
-    started = {"local": start(local_home, local, {}), "s3": start(s3_home, remote, s3.env)}
+    remote.append(OPS, rows(OPS, D1, PLANTS))
+    operator = ";".join(filter(None, [os.environ.get("PLANTLAKE_SPARK_CONF"), "=".join(OPERATOR_CONF)]))
+    started = {"local": start(local_home, local, {"PLANTLAKE_SPARK_CONF": operator}),
+               "s3": start(s3_home, remote, s3.env, layers=("gold", "ops"))}
     try:
         for server in started.values():
             server.wait_ready(240)
@@ -161,12 +189,14 @@ def from_thrift(value, type_):
     return value
 
 
+@served
 @pytest.mark.parametrize("where", ["local", "s3"])
 def test_a_query_equals_lake_read_rows_and_types(servers, where):
+    """On S3 the ops layer is served too (--layer ops): its written table and its empty ones."""
     server = servers[where]
     cursor = server.connect().cursor()
-    for spec in [*WRITTEN, UNWRITTEN]:
-        cursor.execute(f"SELECT * FROM gold.{spec.table}")
+    for spec in [*WRITTEN, *(catalog.tables("ops") if where == "s3" else []), UNWRITTEN]:
+        cursor.execute(f"SELECT * FROM {spec.layer}.{spec.table}")
         assert [(d[0], d[1]) for d in cursor.description] == [(c.name, THRIFT_TYPES[c.type]) for c in spec.columns]
         got = [tuple(from_thrift(v, c.type) for v, c in zip(row, spec.columns, strict=True))
                for row in cursor.fetchall()]
@@ -176,17 +206,35 @@ def test_a_query_equals_lake_read_rows_and_types(servers, where):
     assert len(expected) == 0 and len(got) == 0  # the unwritten table is served, empty
 
 
-def test_only_the_layers_tables_are_listed(local):
-    cursor = local.connect().cursor()
-    cursor.execute("SHOW TABLES IN gold")
-    assert sorted(row[1] for row in cursor.fetchall()) == sorted(s.table for s in catalog.tables("gold"))
+@served
+@pytest.mark.parametrize(("where", "layers"), [("local", ("gold",)), ("s3", ("gold", "ops"))])
+def test_only_the_layers_tables_are_listed(servers, where, layers):
+    """By default gold alone; with ``--layer gold --layer ops`` (the S3 server) ops as schema ``ops`` too."""
+    server = servers[where]
+    assert f"tables of {', '.join(layers)} on jdbc:hive2://127.0.0.1:{server.port}/gold" in server.out.read_text()
+    cursor = server.connect().cursor()
+    for layer in layers:
+        cursor.execute(f"SHOW TABLES IN {layer}")
+        assert sorted(row[1] for row in cursor.fetchall()) == sorted(s.table for s in catalog.tables(layer))
     cursor.execute("SHOW DATABASES")
     databases = {row[0] for row in cursor.fetchall()}
-    assert databases <= {"gold", "default"}
+    assert set(layers) <= databases <= {*layers, "default"}
     cursor.execute("SHOW TABLES IN default")
     assert cursor.fetchall() == []  # nothing of the server's own (no per-version helpers)
 
 
+@served
+def test_plantlake_spark_conf_wins_over_serves_own_settings(local):
+    """The local server's PLANTLAKE_SPARK_CONF sets a property serve sets too: the session has the operator's value."""
+    cursor = local.connect().cursor()
+    key, value = OPERATOR_CONF
+    cursor.execute(f"SET {key}")
+    assert cursor.fetchall() == [(key, value)]
+    cursor.execute("SET spark.sql.codegen.wholeStage")  # and the rest of the tests' PLANTLAKE_SPARK_CONF
+    assert cursor.fetchall() == [("spark.sql.codegen.wholeStage", "false")]
+
+
+@served
 def test_beeline_over_jdbc_lists_tables_and_columns_with_descriptions(local, tmp_path):
     commands = tmp_path / "metadata.beeline"
     commands.write_text("!tables\n!columns %\n!quit\n")
@@ -219,6 +267,7 @@ def metadata_results(output: str) -> tuple[list[dict], list[dict]]:
     return results["TABLE_TYPE"], results["COLUMN_NAME"]
 
 
+@served
 def test_sqlalchemy_hive_reflects_every_gold_table(local):
     patch_pyhive()  # PyHive reads Spark's SHOW TABLES namespace column as the table name without it
     engine = sa.create_engine(f"hive://bi@127.0.0.1:{local.port}/gold")
@@ -240,6 +289,7 @@ def count_and_sum(cursor) -> tuple[int, int]:
     return tuple(cursor.fetchone())
 
 
+@served
 def test_a_commit_is_visible_within_the_poll_and_vacuum_breaks_no_query(local):
     lake = local.lake
     cursor = local.connect().cursor()
@@ -286,6 +336,7 @@ def test_a_commit_is_visible_within_the_poll_and_vacuum_breaks_no_query(local):
     assert seen_after_vacuum == expected
 
 
+@served
 def test_nothing_answers_on_the_machines_other_addresses(local):
     address = outside_address()
     if address is None:
@@ -294,12 +345,169 @@ def test_nothing_answers_on_the_machines_other_addresses(local):
     assert listening(local.port)  # and it does answer on loopback
 
 
-def test_sigterm_stops_the_server_and_removes_its_folder(servers):
-    """Last: stops the S3 server by its PID, as an operator's SIGTERM would."""
-    server = servers["s3"]
+# -- refusals before Spark starts (no JVM) ---------------------------------------------
+runner = CliRunner()
+
+
+def refusal(monkeypatch, tmp_path, port: int):
+    """``plantlake serve`` through the CLI in this process; what it printed, as lines."""
+    for name, value in home_environment(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "serve").exists()  # refused before its folder (and Spark) was made
+    return result.output.strip().splitlines()
+
+
+def test_serve_refuses_spark_remote_in_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPARK_REMOTE", "sc://127.0.0.1:15002")
+    [line] = refusal(monkeypatch, tmp_path, free_port())
+    assert line.startswith("plantlake serve runs the Thrift server inside its own Spark driver, and with "
+                           "SPARK_REMOTE set there is none here: unset SPARK_REMOTE")
+
+
+def test_serve_says_in_one_line_that_the_port_is_taken(monkeypatch, tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        [line] = refusal(monkeypatch, tmp_path, port)
+    assert line.startswith(f"cannot listen on 127.0.0.1:{port}: ")
+    assert line.endswith("is another server running there? (--port chooses another)")
+
+
+# -- the snapshot routes ---------------------------------------------------------------
+def test_the_route_is_the_bridges_decision():
+    """Copies only where the Spark bridge says Spark cannot reach the files (S3 without s3a)."""
+    local = Lake("/srv/lake", Settings.from_env())
+    s3 = Lake("s3://bucket/lake", Settings.from_env({**os.environ, "PLANTLAKE_SPARK_S3A": "false"}))
+    s3a = Lake("s3://bucket/lake", Settings.from_env({**os.environ, "PLANTLAKE_SPARK_S3A": "true"}))
+    assert [bridge.reaches_files(lake) for lake in (local, s3, s3a)] == [True, False, True]
+    assert [snapshot_route(lake, native_delta=False) for lake in (local, s3, s3a)] == [LINKS, COPIES, FILES]
+    assert [snapshot_route(lake, native_delta=True) for lake in (local, s3, s3a)] == [DELTA, COPIES, DELTA]
+
+
+def test_a_file_list_escapes_what_hadoops_glob_would_read_as_a_pattern():
+    paths = ["date=2026-03-02/a,b{1}.parquet", "date=2026-03-03/c.parquet"]
+    assert file_list_source("s3://bucket/lake/gold/t", paths) == (
+        "parquet.`s3a://bucket/lake/gold/t/{date=2026-03-02/a\\,b\\{1\\}.parquet,date=2026-03-03/c.parquet}` "
+        "WITH ('basePath' = 's3a://bucket/lake/gold/t', 'mergeSchema' = 'true')")
+
+
+def spark_rows(spark, spec: TableSpec) -> list[str]:
+    return sorted(map(repr, spark.sql(f"SELECT * FROM {spec.layer}.{spec.table}").toArrow().cast(spec.schema)
+                      .to_pylist()))
+
+
+def lake_rows(lake: Lake, spec: TableSpec) -> list[str]:
+    return sorted(map(repr, lake.read(spec, missing_ok=True).to_pylist()))
+
+
+def test_the_file_list_route_reads_exactly_the_current_version(spark, tmp_path):
+    """The route of S3 that Spark reads (s3a) on a local lake's file:// URIs, in the test's Spark session:
+    the view names the version's files, so a replaced slice's files (still on disk) are not read."""
+    lake = Lake(str(tmp_path / "lake"), Settings.from_env())
+    for day in (D1, D2):
+        for plant in PLANTS:
+            lake.append(OEE, rows(OEE, day, [plant]))
+    workdir = tmp_path / "serve"
+    views = SnapshotViews(spark, lake, [OEE, UNWRITTEN], workdir, route=FILES)
+    try:
+        views.register()
+        assert spark_rows(spark, OEE) == lake_rows(lake, OEE) and len(lake_rows(lake, OEE)) == 8
+        assert spark_rows(spark, UNWRITTEN) == []
+        lake.replace_slice(OEE, rows(OEE, D1, ["P01", "P02", "P03"], seed=100), D1)
+        assert views.refresh() == [OEE.name]
+        assert spark_rows(spark, OEE) == lake_rows(lake, OEE) and len(lake_rows(lake, OEE)) == 10  # 4 + 6
+        lake.optimize(OEE)
+        assert views.refresh() == [OEE.name]
+        assert lake.vacuum(OEE, retention_hours=0)["numFilesDeleted"] > 0
+        assert views.refresh() == []  # the same files: the view is left as it is
+        assert spark_rows(spark, OEE) == lake_rows(lake, OEE)
+        assert not workdir.exists()  # nothing copied or linked
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS gold CASCADE")
+
+
+ROUTE_PROBE = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from lakehouse.delta import Lake
+    from lakehouse.serve import SnapshotViews
+    from lakehouse.spark import delta_configured, session
+    from tests.test_serve import OEE, D1, PLANTS, rows, spark_rows, lake_rows
+    lake_uri, workdir, route = sys.argv[1:]
+    spark = session()
+    lake = Lake(lake_uri)
+    for plant in PLANTS:
+        lake.append(OEE, rows(OEE, D1, [plant]))
+    views = SnapshotViews(spark, lake, [OEE], Path(workdir), native_delta=delta_configured(spark))
+    assert views.route == route, views.route
+    views.register()
+    assert spark_rows(spark, OEE) == lake_rows(lake, OEE)
+    print("ROUTE-OK")
+    """
+)
+
+
+def run_route_probe(lake_uri: str, tmp_path: Path, route: str, env: dict[str, str]) -> None:
+    """A fresh driver (its own jars) serving one table by the route ``snapshot_route`` picks for it."""
+    out = subprocess.run([sys.executable, "-c", ROUTE_PROBE, lake_uri, str(tmp_path / "serve"), route],
+                         env={**os.environ, **env}, cwd=Path(__file__).parent.parent,
+                         capture_output=True, text=True, timeout=600)
+    assert "ROUTE-OK" in out.stdout, out.stderr[-3000:]
+
+
+def maven_reachable() -> bool:
+    try:
+        socket.create_connection(("repo1.maven.org", 443), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+def jars_named(fragment: str) -> list[str]:
+    """Jars of PLANTLAKE_SPARK_JARS and of Ivy's cache (spark.jars.packages' downloads) whose name has ``fragment``."""
+    listed = [p for p in (Settings.from_env().spark_jars or "").split(",") if fragment in Path(p).name]
+    cached = [str(p) for p in (Path.home() / ".ivy2.5.2" / "jars").glob(f"*{fragment}*.jar")]
+    return listed + cached
+
+
+@pytest.mark.spark
+def test_the_delta_route_reads_version_as_of_where_delta_spark_is(tmp_path):
+    if not maven_reachable() and not jars_named("delta-spark"):
+        pytest.skip("delta-spark jars are not available: Maven (repo1.maven.org), the only source of "
+                    "io.delta:delta-spark, is unreachable from this machine and Ivy's cache has none")
+    run_route_probe(str(tmp_path / "lake"), tmp_path, DELTA, {"PLANTLAKE_SPARK_DELTA": "true"})
+
+
+@pytest.mark.spark
+def test_the_s3a_route_reads_the_lakes_files_in_place(request, tmp_path):
+    jars = [jar for jar in jars_named("hadoop-aws") + jars_named("bundle") if jar.endswith(".jar")]
+    if not jars_named("hadoop-aws"):
+        pytest.skip("hadoop-aws jars are not available: Spark reads s3a:// only with org.apache.hadoop:hadoop-aws "
+                    "and the AWS SDK bundle, which come from Maven (unreachable from this machine); "
+                    "PLANTLAKE_SPARK_JARS naming them runs this test")
+    s3 = request.getfixturevalue("s3")
+    run_route_probe(f"s3://{TEST_BUCKET}/{uuid.uuid4().hex}/lake", tmp_path, FILES,
+                    {**s3.env, "PLANTLAKE_SPARK_S3A": "true", "PLANTLAKE_SPARK_JARS": ",".join(dict.fromkeys(jars))})
+
+
+@served
+@pytest.mark.parametrize(("where", "stop_signal"), [("s3", signal.SIGTERM), ("local", signal.SIGINT)])
+def test_a_signal_stops_the_server_and_removes_its_folder(servers, where, stop_signal):
+    """Last: stops the S3 server as an operator's SIGTERM to its PID would, and the local one as Ctrl-C in its
+    terminal would: SIGINT to its whole process group (pyspark starts the JVM ignoring SIGINT, so the
+    server's own handler stops the Thrift server and Spark)."""
+    server = servers[where]
     workdir = Path(server.out).parent / "serve" / f"port-{server.port}"
     assert (workdir / "versions").is_dir()
-    server.proc.terminate()
+    if stop_signal == signal.SIGINT:
+        os.killpg(server.proc.pid, signal.SIGINT)  # the group start() made for this server alone
+    else:
+        server.proc.send_signal(stop_signal)
     assert server.proc.wait(60) == 0
     assert not workdir.exists()
     assert not listening(server.port)

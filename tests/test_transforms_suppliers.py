@@ -16,6 +16,7 @@ from transforms.suppliers import (
     rolling_window,
     scorecard,
     supply_risk,
+    supply_risk_of,
     with_window_cover,
 )
 
@@ -171,17 +172,23 @@ def test_supply_risk(spark):
     open_ = spark.createDataFrame(rows, SHIPMENTS)
     scores = spark.createDataFrame([(d, "A", 0.80), (d, "B", 0.95)], "date date, supplier_id string, otif_rate double")
     parts = spark.createDataFrame([("X", 2.5), ("Y", 40.0)], "part_id string, unit_cost_eur double")
-    out = supply_risk(open_, scores, parts)
+    # the supplier drops were first loaded on 12-01: the OTIF window ending 01-10 covers 41 of its 90 days
+    landed = spark.createDataFrame([(date(2025, 12, 1), "suppliers", "landed"), (date(2025, 1, 1), "P1", "landed")],
+                                   "date date, plant_id string, status string")
+    out = supply_risk_of([d], open_, scores, parts, landed, days=90, source="suppliers")
     assert out.columns == [c.name for c in catalog.get("gold.plant_supply_risk").columns]
     got = sorted(tuple(r) for r in out.collect())
-    # (date, plant, supplier, open, at risk, qty, value EUR, max delay h, OTIF 90d, level)
+    # (date, plant, supplier, open, at risk, qty, value EUR, max delay h, OTIF 90d, level, days covered, complete)
     assert got == [
         # a1 + a3: 100 + 20 units, 120 x 2.5 EUR; delays a1 -2 h, a2 -24 h (a3, a4 no ETA)
-        (d, "P1", "A", 4, 2, 120, 300.0, -2.0, 0.80, "medium"),
+        (d, "P1", "A", 4, 2, 120, 300.0, -2.0, 0.80, "medium", 41, False),
         # b1 + b3: 10 + 5 units x 40 EUR; max delay 36 h
-        (d, "P1", "B", 3, 2, 15, 600.0, 36.0, 0.95, "high"),
-        (d, "P1", "C", 1, 0, 0, 0.0, None, None, "low"),
+        (d, "P1", "B", 3, 2, 15, 600.0, 36.0, 0.95, "high", 41, False),
+        (d, "P1", "C", 1, 0, 0, 0.0, None, None, "low", 41, False),
     ]
+    loaded_a_year = landed.where("plant_id = 'P1'").withColumn("plant_id", F.lit("suppliers"))  # from 2025-01-01
+    complete = supply_risk_of([d], open_, scores, parts, loaded_a_year, days=90, source="suppliers").collect()
+    assert {(r.window_days_covered, r.window_complete) for r in complete} == {(90, True)}
 
 
 def test_what_the_source_does_not_say_stays_unknown(spark):

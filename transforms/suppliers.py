@@ -232,6 +232,8 @@ def with_window_cover(card: DataFrame, first: DataFrame, days: int) -> DataFrame
 
 
 def supply_risk_of(periods: Sequence[dt.date], shipments: DataFrame, scorecard_90d: DataFrame,
-                   parts: DataFrame) -> DataFrame:
-    """gold.plant_supply_risk: the shipments open at the end of each date of ``periods``, judged."""
-    return supply_risk(open_shipments(shipments, periods), scorecard_90d, parts)
+                   parts: DataFrame, landed: DataFrame, days: int, source: str) -> DataFrame:
+    """gold.plant_supply_risk: the shipments open at the end of each date of ``periods``, judged; with how much
+    of ``supplier_otif_90d``'s window the loaded history covers (as gold.supplier_scorecard_90d says it)."""
+    risk = supply_risk(open_shipments(shipments, periods), scorecard_90d, parts)
+    return with_window_cover(risk, first_loaded(landed, source), days)
