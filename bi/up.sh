@@ -6,7 +6,7 @@
 #
 # Superset lives in its own virtual environment (.venv-bi, pinned by bi/requirements.txt and
 # bi/constraints.txt); its state (SQLite metadata, generated SECRET_KEY and admin password, logs)
-# lives in $PLANTLAKE_HOME/bi. An empty lake gets `plantlake demo --days $BI_DEMO_DAYS` (60) first.
+# lives in $PLANTLAKE_HOME/bi. An empty lake gets `plantlake demo` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,9 +16,6 @@ export PLANTLAKE_HOME=${PLANTLAKE_HOME:-$ROOT/.plantlake}
 BI_HOME=$PLANTLAKE_HOME/bi
 SUPERSET_PORT=${SUPERSET_PORT:-8088}
 SERVE_PORT=${SERVE_PORT:-10000}
-# 60 nights, not the demo's 45: the alert charts need a champion failure model, and on 45 nights whether the first
-# one passes the promotion gate depends on the day the demo runs (on 2026-12-06 it missed by 0.001 of PR-AUC).
-BI_DEMO_DAYS=${BI_DEMO_DAYS:-60}
 CHECK_ONLY=0
 [[ "${1:-}" == "--check-only" ]] && CHECK_ONLY=1
 mkdir -p "$BI_HOME"
@@ -56,8 +53,8 @@ trap 'exit 130' INT TERM
 
 # -- the lake and plantlake serve ------------------------------------------------------------
 if ! .venv/bin/python -c "import sys; from lakehouse.delta import Lake; sys.exit(0 if Lake().exists('gold.oee_plant_daily') else 1)"; then
-    say "the lake at $PLANTLAKE_HOME has no gold tables yet: running plantlake demo --days $BI_DEMO_DAYS"
-    .venv/bin/plantlake demo --days "$BI_DEMO_DAYS"
+    say "the lake at $PLANTLAKE_HOME has no gold tables yet: running plantlake demo"
+    .venv/bin/plantlake demo
 fi
 # Every table a chart reads (bi/superset_provision.py) must be written, or its chart has no rows. The alert tables
 # are written only once a failure model has passed the promotion gate: say so before starting any server.
@@ -76,7 +73,7 @@ if missing:
         print(f"  the gate's last decision on {row['model_name']}: "
               f"{'promoted' if row['promoted'] else 'not promoted'}: {row['reason']}", file=sys.stderr)
     print("Alerts and savings need a champion failure model (docs/models.md, The promotion gate): process more "
-          "nights and retrain (a demo lake: make bi again with a new PLANTLAKE_HOME and more BI_DEMO_DAYS).",
+          "nights and retrain (a demo lake: plantlake demo --days N with more nights, in a new PLANTLAKE_HOME).",
           file=sys.stderr)
     sys.exit(1)
 EOF

@@ -1,5 +1,5 @@
 """`plantlake demo` end to end on a network of one night (too little to train on: the models' stages are
-covered by tests/test_ml.py and the soak's champion). ``make demo`` itself runs the 45-night default."""
+covered by tests/test_ml.py and the soak's champion). ``make demo`` itself runs the 60-night default."""
 
 from __future__ import annotations
 
