@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -19,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lakehouse.delta import Lake
 from lakehouse.settings import Settings, environment
@@ -171,6 +173,42 @@ def s3_env(s3, monkeypatch):
     for key, value in s3.env.items():
         monkeypatch.setenv(key, value)
     return s3
+
+
+def maven_reachable() -> bool:
+    """Whether Maven Central answers: spark.jars.packages (delta-spark, hadoop-aws) downloads from it."""
+    try:
+        socket.create_connection(("repo1.maven.org", 443), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+def jars_named(fragment: str) -> list[str]:
+    """Jars of PLANTLAKE_SPARK_JARS and of Ivy's cache (spark.jars.packages' downloads) whose name has ``fragment``."""
+    listed = [p for p in (Settings.from_env().spark_jars or "").split(",") if fragment in Path(p).name]
+    cached = [str(p) for p in (Path.home() / ".ivy2.5.2" / "jars").glob(f"*{fragment}*.jar")]
+    return listed + cached
+
+
+@pytest.fixture
+def installed_mappings(tmp_path, monkeypatch):
+    """Install mappings for this test: ``install(mapping, ...)`` writes each (a dict of the mapping language) as
+    ``<name>.yaml`` into the folder PLANTLAKE_MAPPINGS_DIR names, found by name until the test ends."""
+    from sources import mapping
+
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    monkeypatch.setenv("PLANTLAKE_MAPPINGS_DIR", str(folder))
+
+    def install(*declared: dict) -> Path:
+        for one in declared:
+            (folder / f"{one['name']}.yaml").write_text(yaml.safe_dump(one))
+        mapping._by_name.cache_clear()
+        return folder
+
+    yield install
+    mapping._by_name.cache_clear()
 
 
 @pytest.fixture(params=["local", "s3"])

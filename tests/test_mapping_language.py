@@ -51,17 +51,12 @@ def delivery(ref: str, **changes: str) -> dict[str, str]:
 
 
 @pytest.fixture()
-def portal(tmp_path, monkeypatch):
-    folder = tmp_path / "mappings"
-    folder.mkdir()
-    (folder / "vendor_portal.yaml").write_text(yaml.safe_dump(SUPPLIER_MAPPING))
+def portal(tmp_path, monkeypatch, installed_mappings):
     rates = tmp_path / "rates.csv"
     rates.write_text("date,currency,eur_per_unit\n2025-12-01,USD,0.9\n2026-01-05,USD,0.8\n")
-    monkeypatch.setenv("PLANTLAKE_MAPPINGS_DIR", str(folder))
     monkeypatch.setenv("PLANTLAKE_FX_RATES", str(rates))
-    mappings._by_name.cache_clear()
-    yield tmp_path
-    mappings._by_name.cache_clear()
+    installed_mappings(SUPPLIER_MAPPING)
+    return tmp_path
 
 
 def portal_drop(landing, rows: list[dict], day: dt.date = DAY, eol: str = "\r"):
@@ -152,21 +147,14 @@ PLANT_MAPPING = {
 }
 
 
-def test_a_plant_export_derives_its_machines_with_what_it_does_not_say_left_unknown(tmp_path, monkeypatch):
-    folder = tmp_path / "mappings"
-    folder.mkdir()
-    (folder / "cmms_failures.yaml").write_text(yaml.safe_dump(PLANT_MAPPING))
-    monkeypatch.setenv("PLANTLAKE_MAPPINGS_DIR", str(folder))
-    mappings._by_name.cache_clear()
+def test_a_plant_export_derives_its_machines_with_what_it_does_not_say_left_unknown(tmp_path, installed_mappings):
+    installed_mappings(PLANT_MAPPING)
     rows = [{"Asset": "M7", "When": "2026-01-05T08:00:00Z", "Part": "spindle"},
             {"Asset": "M9", "When": "2026-01-05T09:00:00Z", "Part": "pump"},
             {"Asset": "M7", "When": "2026-01-05T10:00:00Z", "Part": "belt"}]
     drop = write_drop(str(tmp_path / "landing"), {"failures.csv": ("failures", csv_bytes(rows), 3)},
                       source="DE01", mapping="cmms_failures")
-    try:
-        result = read(drop, KnownIds())
-    finally:
-        mappings._by_name.cache_clear()
+    result = read(drop, KnownIds())
     assert result.feeds["failures"].bronze.num_rows == 3 and result.reconciles
     machines = sorted(result.feeds["machines"].bronze.to_pylist(), key=lambda m: m["machine_id"])
     assert [(m["machine_id"], m["line_id"], m["machine_type"]) for m in machines] == [

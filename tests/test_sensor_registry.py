@@ -11,7 +11,6 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-import yaml
 
 from lakehouse import named
 from lakehouse.catalog import NAMED_VALUES
@@ -54,14 +53,9 @@ LINES = ["1  1  1000.0  30.0  OK  ", "1  2  1010.0  29.0  OK  ", "1  3  1100.0  
 
 
 @pytest.fixture
-def rig(tmp_path, monkeypatch):
-    folder = tmp_path / "mappings"
-    folder.mkdir()
-    (folder / "rig.yaml").write_text(yaml.safe_dump(RIG))
-    monkeypatch.setenv("PLANTLAKE_MAPPINGS_DIR", str(folder))
-    mappings._by_name.cache_clear()
-    yield mappings.get("rig")
-    mappings._by_name.cache_clear()
+def rig(installed_mappings):
+    installed_mappings(RIG)
+    return mappings.get("rig")
 
 
 def test_a_headerless_whitespace_export_with_counted_cycles_imports_and_reads(rig, tmp_path):

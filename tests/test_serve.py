@@ -44,7 +44,7 @@ from lakehouse.hive_compat import patch_pyhive
 from lakehouse.serve import COPIES, DELTA, FILES, LINKS, SnapshotViews, file_list_source, snapshot_route
 from lakehouse.settings import Settings, home_environment
 from orchestration.cli import app
-from tests.conftest import TEST_BUCKET
+from tests.conftest import TEST_BUCKET, jars_named, maven_reachable
 from tests.servers import free_port, listening, outside_address, stop, venv_command
 
 
@@ -458,21 +458,6 @@ def run_route_probe(lake_uri: str, tmp_path: Path, route: str, env: dict[str, st
                          env={**os.environ, **env}, cwd=Path(__file__).parent.parent,
                          capture_output=True, text=True, timeout=600)
     assert "ROUTE-OK" in out.stdout, out.stderr[-3000:]
-
-
-def maven_reachable() -> bool:
-    try:
-        socket.create_connection(("repo1.maven.org", 443), timeout=5).close()
-    except OSError:
-        return False
-    return True
-
-
-def jars_named(fragment: str) -> list[str]:
-    """Jars of PLANTLAKE_SPARK_JARS and of Ivy's cache (spark.jars.packages' downloads) whose name has ``fragment``."""
-    listed = [p for p in (Settings.from_env().spark_jars or "").split(",") if fragment in Path(p).name]
-    cached = [str(p) for p in (Path.home() / ".ivy2.5.2" / "jars").glob(f"*{fragment}*.jar")]
-    return listed + cached
 
 
 @pytest.mark.spark

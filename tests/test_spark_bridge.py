@@ -17,6 +17,7 @@ from lakehouse import bridge, storage
 from lakehouse.errors import PartitionValueError, SchemaMismatchError
 from lakehouse.settings import Settings
 from lakehouse.spark import base_config
+from tests.conftest import jars_named, maven_reachable
 from tests.lakedata import READINGS, START, readings, sorted_rows
 
 D1, D2 = START, START + dt.timedelta(days=1)
@@ -274,8 +275,14 @@ def test_spark_append_without_a_date(spark, lake):
     assert lake.read(READINGS).num_rows == 2 * readings(D1, ["P01"]).num_rows
 
 
+NO_DELTA_SPARK = ("delta-spark jars are not available: Maven is unreachable from this machine, so "
+                  "spark.jars.packages cannot fetch io.delta:delta-spark")
+
+
 def test_native_delta_read_where_delta_spark_jars_exist(tmp_path):
     """format("delta") needs the delta-spark jars, which only Maven serves: probe, then skip with the reason."""
+    if not maven_reachable() and not jars_named("delta-spark"):
+        pytest.skip(NO_DELTA_SPARK)
     probe = textwrap.dedent(
         """
         from lakehouse.spark import session, delta_configured
@@ -305,10 +312,7 @@ def test_native_delta_read_where_delta_spark_jars_exist(tmp_path):
             or "unresolved dependency" in out.stderr.lower()
             or "ivy" in out.stderr.lower()
         ):
-            pytest.skip(
-                "delta-spark jars are not available: Maven is unreachable from this machine, so "
-                "spark.jars.packages cannot fetch io.delta:delta-spark"
-            )
+            pytest.skip(NO_DELTA_SPARK)
         pytest.fail(out.stderr[-3000:])
 
 
