@@ -45,12 +45,13 @@ class Sources:
     ignore: tuple[str, ...] = ()
     ignore_unmapped: bool = False  # headers neither mapped nor ignored are left out rather than unknown
     sensors: dict[str, registry.SensorMap] = field(default_factory=dict)  # source header -> sensor (named)
+    unknown: tuple[str, ...] = ()  # contract columns the source does not say: null, which they may be
 
     @classmethod
     def of(cls, mapping: Mapping, feed: str) -> Sources:
         fmap = mapping.feeds[feed]
         return cls(mapping.column_maps(feed), dict(fmap.constants), dict(fmap.same_as), tuple(fmap.ignore),
-                   fmap.ignore_unmapped, mapping.sensor_maps(feed))
+                   fmap.ignore_unmapped, mapping.sensor_maps(feed), tuple(fmap.unknown))
 
     @classmethod
     def identity(cls, contract: Contract) -> Sources:
@@ -79,6 +80,7 @@ class Mapped:
     sensor_fields: list = field(default_factory=list)  # the file's sensors as fields (sources.registry)
     nulled: pl.DataFrame | None = None  # __row, column, value, reason: values made null on purpose (unparsable)
     unrated: dict[str, str] = field(default_factory=dict)  # column -> currency: UNRATED(column) marks no rate
+    unsaid: frozenset[str] = frozenset()  # columns the source does not say: null passes ``required``
 
 
 def yaml_text(value: Any) -> str | None:
@@ -187,7 +189,7 @@ def map_columns(
         cmap = sources.maps.get(header)
         if cmap is not None and cmap.to not in chosen:
             chosen[cmap.to] = header
-    fed = set(chosen) | set(sources.constants)
+    fed = set(chosen) | set(sources.constants) | set(sources.unknown)
     fed |= {t for t, o in sources.same_as.items() if o in fed}
     missing = [f.name for f in contract.fields if f.required and f.name not in fed]
     if unknown or missing:
@@ -196,7 +198,7 @@ def map_columns(
     n = len(rows)
     typed: dict[str, pl.Series] = {}
     texts: dict[str, pl.Series] = {}
-    result = Mapped(None, [], [], present=set(fed))
+    result = Mapped(None, [], [], present=set(fed), unsaid=frozenset(sources.unknown))
     maps, labels = dict(sources.maps), {}
     for header in headers:  # the file's sensors: checked like contract columns, their values in ``readings``
         sensor = sources.sensors.get(header)
@@ -227,7 +229,8 @@ def map_columns(
         else:
             typed[f.name] = pl.Series(f.name, [None] * n, dtype=parse.polars_type(f.type))
             texts[f.name] = pl.Series(f.name, [None] * n, dtype=pl.String)
-            result.labels[f.name] = f.name
+            result.labels[f.name] = f"{f.name} (unknown: the source does not say)" if f.name in sources.unknown \
+                else f.name
             result.kinds[f.name] = _kind(None, f, dialect, tz)
     flags = _in_euros(result, contract, chosen, sources, typed, on, settings)
     for target, origin in sources.same_as.items():

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lakehouse.catalog import DATE, TIMESTAMP
 from lakehouse.settings import get_settings
 from sources import registry, series
-from sources.contracts import CONTRACTS, PLANT, contract
+from sources.contracts import CONTRACTS, PLANT, Contract, contract
 
 BUILTIN_DIR = Path(__file__).parent / "mappings"
 DEFAULT_MAPPING = "plantlake"
@@ -155,6 +155,8 @@ class FeedMap(BaseModel):
     columns: dict[series.SourceColumn, str | ColumnMap] = Field(default_factory=dict)  # source column -> column
     constants: dict[str, Any] = Field(default_factory=dict)
     same_as: dict[str, str] = Field(default_factory=dict)  # contract column -> contract column it copies
+    #: contract columns the source does not say: null (unknown), for columns the contract allows to be unknown
+    unknown: list[str] = Field(default_factory=list)
     ignore: list[series.SourceColumn] = Field(default_factory=list)
     ignore_unmapped: bool = False  # true: headers neither mapped nor ignored are left out, not unknown
     dialect: dict[str, Any] = Field(default_factory=dict)  # overrides of the mapping's dialect
@@ -262,9 +264,16 @@ class Mapping(BaseModel):
             if fmap.when.column not in listed and not source.ignore_unmapped:
                 raise ValueError(f"{feed}: the status column {fmap.when.column!r} must be listed by {fmap.from_feed} "
                                  "(under ignore:, if nothing else reads it)")
+        fed = {m.to for m in columns.values()} | {c.to if isinstance(c, ColumnMap) else c
+                                                  for c in fmap.columns.values()}
+        fed |= {*constants, *fmap.constants, *fmap.same_as, *fmap.unknown}
+        unsaid = [f.name for f in spec.fields if f.required and f.name not in fed]
+        _refuse_unknown(spec, [n for n in unsaid if n not in spec.may_be_unknown],
+                        f"{feed}: {{columns}} must come from a column of {fmap.from_feed} or from constants:")
         return fmap.model_copy(update={
             "file": fmap.file or f"{feed}.derived.*", "columns": {**columns, **fmap.columns},
             "constants": {**constants, **fmap.constants}, "ignore_unmapped": True,
+            "unknown": [*fmap.unknown, *unsaid],
             "dialect": {**source.dialect, **fmap.dialect}})
 
     def _check_layout(self, feed: str) -> None:
@@ -324,7 +333,8 @@ class Mapping(BaseModel):
                 raise ValueError(f"feed {feed} belongs to {spec.scope} drops, not {self.scope} drops")
             Dialect(**{**self.dialect.model_dump(), **fmap.dialect})
             mapped = {c.to if isinstance(c, ColumnMap) else c for c in fmap.columns.values()}
-            for target in mapped | set(fmap.constants) | set(fmap.same_as) | set(fmap.same_as.values()):
+            for target in mapped | set(fmap.constants) | set(fmap.same_as) | set(fmap.same_as.values()) | set(
+                    fmap.unknown):
                 if target not in spec.names:
                     raise ValueError(f"{feed}: {target!r} is not a column of the {feed} contract")
             for target, origin in fmap.same_as.items():
@@ -339,6 +349,11 @@ class Mapping(BaseModel):
             for target in fmap.columns.values():
                 if isinstance(target, ColumnMap):
                     _check_column(feed, target, spec.field(target.to))
+            said = sorted(set(fmap.unknown) & (mapped | set(fmap.constants) | set(fmap.same_as)))
+            if said:
+                raise ValueError(f"{feed}: {', '.join(said)} both unknown and given a source")
+            _refuse_unknown(spec, [n for n in fmap.unknown if n not in spec.may_be_unknown],
+                            f"{feed}: unknown: {{columns}} cannot be unknown")
         for feed, rows in self.master.items():
             spec = self._reference_feed(feed, "master rows")
             for row in rows:
@@ -366,13 +381,9 @@ class Mapping(BaseModel):
             if spec.natural_key[0] not in how.columns:
                 raise ValueError(f"derive {feed}: its key {spec.natural_key[0]} must come from a column of "
                                  f"{how.from_feed}")
-            unfed = [f.name for f in spec.fields if f.required and not f.may_be_unknown
-                     and f.name not in how.columns and f.name not in how.constants]
-            if unfed:
-                allowed = ", ".join(spec.may_be_unknown) or "none"
-                raise ValueError(f"derive {feed}: {', '.join(unfed)} must come from a column of {how.from_feed} "
-                                 f"or from constants: (the {feed} contract does not allow them to be unknown; "
-                                 f"the columns it allows to be unknown are: {allowed})")
+            _refuse_unknown(spec, [f.name for f in spec.fields if f.required and not f.may_be_unknown
+                                   and f.name not in how.columns and f.name not in how.constants],
+                            f"derive {feed}: {{columns}} must come from a column of {how.from_feed} or from constants:")
         return self
 
     def _reference_feed(self, feed: str, what: str):
@@ -399,7 +410,7 @@ class Mapping(BaseModel):
         column map to it unless the mapping says otherwise."""
         fmap = self.feeds[feed]
         maps = {src: c if isinstance(c, ColumnMap) else ColumnMap(to=c) for src, c in fmap.columns.items()}
-        taken = {m.to for m in maps.values()} | set(fmap.constants) | set(fmap.same_as)
+        taken = {m.to for m in maps.values()} | set(fmap.constants) | set(fmap.same_as) | set(fmap.unknown)
         for name in contract(feed).names:
             if name not in taken and name not in maps:
                 maps[name] = ColumnMap(to=name)
@@ -423,6 +434,14 @@ class Mapping(BaseModel):
     @property
     def timezone_is_plant(self) -> bool:
         return self.dialect.timezone == "plant"
+
+
+def _refuse_unknown(spec: Contract, columns: list[str], what: str) -> None:
+    """Columns a mapping would leave unknown that the contract requires a value for: refused as it loads."""
+    if columns:
+        allowed = ", ".join(spec.may_be_unknown) or "none"
+        raise ValueError(what.format(columns=", ".join(columns)) + f" (the {spec.feed} contract does not allow "
+                         f"them to be unknown; the columns it allows to be unknown are: {allowed})")
 
 
 def _check_column(feed: str, cmap: ColumnMap, target) -> None:

@@ -223,7 +223,7 @@ def _checked(ctx: _Context, spec: Contract, mapped: Mapped, with_day: bool = Tru
         day_zone=ctx.day_zone or "UTC",
         refs=_refs(ctx, spec),
         unrated=mapped.unrated,
-        unknown_ok=frozenset(spec.may_be_unknown) if unknown_ok else frozenset(),
+        unknown_ok=(frozenset(spec.may_be_unknown) if unknown_ok else frozenset()) | mapped.unsaid,
     )
     return split(mapped.frame, checks)
 

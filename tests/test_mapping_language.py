@@ -176,3 +176,41 @@ def test_derive_refuses_a_column_the_contract_does_not_allow_to_be_unknown():
         mappings.Mapping(**{**PLANT_MAPPING, "derive": {"machines": {
             **PLANT_MAPPING["derive"]["machines"], "columns": {"machine_id": "machine_id", "model": "component"},
             "constants": {"line_id": "L", "machine_type": "press", "model": "X"}}}})
+
+
+def test_a_column_the_export_does_not_have_is_declared_unknown_not_made_up(tmp_path, installed_mappings):
+    """An asset list without install dates: ``unknown: [install_date]`` lands its machines with the date null
+    (the contract allows it to be unknown), said so in the reasons; without the declaration the same file is
+    quarantined whole as missing_column, and a column the contract requires cannot be declared unknown."""
+    machines = {"file": "assets*.csv", "columns": {"Asset": "machine_id", "Line": "line_id", "Type": "machine_type",
+                                                    "Model": "model", "Class": "criticality"}}
+    told = {**PLANT_MAPPING, "name": "asset_list", "derive": {}, "feeds": {"machines": {**machines,
+                                                                                        "unknown": ["install_date"]}}}
+    silent = {**told, "name": "asset_list_silent", "feeds": {"machines": machines}}
+    installed_mappings(told, silent)
+    rows = [{"Asset": "M7", "Line": "DE01-L01", "Type": "press", "Model": "P-200", "Class": "B"},
+            {"Asset": "M9", "Line": "DE01-L01", "Type": "press", "Model": "P-200", "Class": "Z"}]
+    results = {}
+    for name in ("asset_list", "asset_list_silent"):
+        drop = write_drop(str(tmp_path / name), {"assets.csv": ("machines", csv_bytes(rows), 2)}, source="DE01",
+                          mapping=name)
+        results[name] = read(drop, KnownIds())
+    told_result, silent_result = results["asset_list"], results["asset_list_silent"]
+    assert told_result.reconciles and silent_result.reconciles
+    [machine] = told_result.feeds["machines"].bronze.to_pylist()
+    assert (machine["machine_id"], machine["model"], machine["criticality"], machine["install_date"]) == (
+        "M7", "P-200", "B", None)
+    [bad] = told_result.feeds["machines"].quarantine.to_pylist()  # the other rules still hold for its rows
+    assert bad["rule"] == "allowed" and "criticality" in bad["reason"]
+    quarantined = silent_result.feeds["machines"].quarantine.to_pylist()
+    assert silent_result.feeds["machines"].bronze.num_rows == 0 and len(quarantined) == 2
+    assert {q["rule"] for q in quarantined} == {"missing_column"} and "install_date" in quarantined[0]["reason"]
+    with pytest.raises(ValueError, match=r"machines: unknown: line_id cannot be unknown \(the machines contract "
+                                         r"does not allow them to be unknown; the columns it allows to be unknown "
+                                         r"are: model, install_date, criticality\)"):
+        lineless = {h: c for h, c in machines["columns"].items() if c != "line_id"}
+        mappings.Mapping(**{**told, "feeds": {"machines": {**machines, "columns": lineless, "unknown": ["line_id"]}}})
+    with pytest.raises(ValueError, match="machines: model both unknown and given a source"):
+        mappings.Mapping(**{**told, "feeds": {"machines": {**machines, "unknown": ["model"]}}})
+    with pytest.raises(ValueError, match="'install_dat' is not a column of the machines contract"):
+        mappings.Mapping(**{**told, "feeds": {"machines": {**machines, "unknown": ["install_dat"]}}})

@@ -107,6 +107,10 @@ def test_units_become_machines_and_their_last_cycles_failures(fleet):
     machines = lake.read("silver.dim_machine").to_pylist()
     assert sorted(m["machine_id"] for m in machines) == [f"TF-U{u:03d}" for u in range(1, UNITS + 1)]
     assert {m["machine_type"] for m in machines} == {"turbofan"}
+    # the export does not say when a unit was installed: unknown (null), not a made-up date, and no age in gold
+    assert {m["install_date"] for m in machines} == {None} and {m["criticality"] for m in machines} == {"A"}
+    daily = lake.read("gold.machine_daily", columns=["age_years"])
+    assert daily.num_rows > 0 and daily.column("age_years").null_count == daily.num_rows
     failures = {f["machine_id"]: f for f in lake.read("silver.failures").to_pylist()}
     assert set(failures) == {f"TF-U{u:03d}" for u in range(1, UNITS + 1)}
     # unit 3 starts 2 days after unit 1 and fails at the start of its last (7 x 12 = 84th) 2-hour cycle

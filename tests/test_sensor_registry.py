@@ -39,9 +39,8 @@ RIG = {
                         4: {"sensor": "oil_pressure", "unit": "bar", "source_unit": "psi", "min": 0, "max": 20}},
             "ignore": [5],
         },
-        "machines": {"from": "telemetry", "when": "first",
-                     "constants": {"line_id": "DE01-L01", "machine_type": "rig", "model": "R", "criticality": "C",
-                                   "install_date": "2026-01-01"}},
+        "machines": {"from": "telemetry", "when": "first",  # model, install date, criticality: unknown
+                     "constants": {"line_id": "DE01-L01", "machine_type": "rig"}},
         "failures": {"from": "telemetry", "when": {"column": 5, "equals": ["FAIL"]},
                      "constants": {"component": "pump"}},
     },
@@ -78,7 +77,9 @@ def test_a_headerless_whitespace_export_with_counted_cycles_imports_and_reads(ri
                                                             "oil_pressure": 30 * 0.0689475729})
     [failure] = first.feeds["failures"].bronze.to_pylist()
     assert (failure["machine_id"], failure["failed_at"].hour, failure["component"]) == ("R-1", 12, "pump")
-    assert first.feeds["machines"].bronze.column("machine_id").to_pylist() == ["R-1"]
+    [machine] = first.feeds["machines"].bronze.to_pylist()  # what the export does not say stays unknown
+    assert (machine["machine_id"], machine["model"], machine["install_date"], machine["criticality"]) == (
+        "R-1", None, None, None)
     assert {r["sensor_id"]: r["unit"] for r in first.feeds["sensors"].bronze.to_pylist()} == {
         "exhaust_temp": "degC", "oil_pressure": "bar"}
     second = read(drops[1], KNOWN.learn(first))
@@ -125,6 +126,10 @@ def test_a_header_no_mapping_names_is_still_unknown_a_sensor_is_not(tmp_path):
          "not a timestamp column"),
         ({"feeds": {"telemetry": {"file": "t*", "columns": {"n": {"to": "ts", "counter": {"period": "1h"}}}}}},
          "start"),
+        ({"feeds": {"telemetry": {"file": "t*", "columns": {"1": "machine_id"}},
+                    "machines": {"from": "telemetry", "when": "first", "constants": {"machine_type": "rig"}}}},
+         r"machines: line_id must come from a column of telemetry or from constants: \(the machines contract does "
+         r"not allow them to be unknown"),
         ({"master": {"sensors": [{"sensor_id": "x", "machine_type": "*"}]},
           "feeds": {"telemetry": {"file": "t*", "sensors": {"x": None}}}}, "not from master rows as well"),
     ],
