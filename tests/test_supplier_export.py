@@ -220,6 +220,33 @@ def test_rolling_windows_say_how_much_of_them_the_history_covers(onboarded):
     assert (~rolling["window_complete"]).sum() > 0 and rolling["window_complete"].sum() > 0
 
 
+def test_a_run_of_the_suppliers_alone_adds_the_ship_to_plants_their_export_names(onboarded):
+    """A later night ships to a country no delivery went to before, run as the landing sensor runs a supplier
+    drop (``--plants suppliers``): its derived plant reaches silver.dim_plant, not only bronze."""
+    home, env, _, _, _ = onboarded
+    night = LAST + dt.timedelta(days=5)
+    folder = home / "new-country"
+    rows = scms.export_rows(2, night, night + dt.timedelta(days=3), 2, seed=6)
+    for fields in rows:
+        fields[scms.HEADERS.index("Country")] = "Atlantis"
+        fields[scms.HEADERS.index("Delivered to Client Date")] = _dmy(night)
+    folder.mkdir()
+    (folder / scms.EXPORT_NAME).write_bytes("\r".join([_line(list(scms.HEADERS)), *(_line(r) for r in rows)]
+                                                        ).encode("utf-8"))
+    with environment(env), restored_environment(["PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI", "DAGSTER_HOME"]):
+        for name in ("PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI"):
+            os.environ.pop(name, None)
+        os.environ["DAGSTER_HOME"] = str(home / "dagster")
+        assert CliRunner().invoke(app, ["import", "--mapping", "scms_deliveries", "--source", str(folder)]
+                                  ).exit_code == 0
+        result = CliRunner().invoke(app, ["run", "--date", night.isoformat(), "--plants", "suppliers", "--history"])
+    assert result.exit_code == 0, result.output
+    lake = lake_of(home)
+    assert lake.count("silver.shipments", filters=[("plant_id", "=", "Atlantis")]) == 2
+    [plant] = lake.read("silver.dim_plant", filters=[("plant_id", "=", "Atlantis")]).to_pylist()
+    assert (plant["name"], plant["country"], plant["timezone"]) == ("Atlantis", None, None)  # the rest unknown
+
+
 def test_a_night_whose_rows_are_all_quarantined_fails_its_check_and_the_run(onboarded):
     home, env, raw, _, _ = onboarded
     night = LAST + dt.timedelta(days=1)
