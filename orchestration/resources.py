@@ -18,6 +18,7 @@ from lakehouse.catalog import NETWORK, TableSpec
 from lakehouse.delta import Lake
 from lakehouse.settings import MLSettings, Settings, get_settings
 from lakehouse.spark import session
+from sources.contracts import CONTRACTS, PLANT, SHIP_TO_MASTERS
 from sources.landing import SUPPLIERS
 
 
@@ -106,6 +107,13 @@ class NightScope(dg.ConfigurableResource):
         if not self.plants:
             return None
         return sorted(p for p in self.plants if p != SUPPLIERS)
+
+    def plants_of_feed(self, feed: str) -> list[str] | None:
+        """The plants whose bronze rows of ``feed`` a run reads: None for all. A supplier drop in scope brings the
+        ship-to plants it declares or derives, whichever plants they are."""
+        if CONTRACTS[feed].scope != PLANT or (feed in SHIP_TO_MASTERS and SUPPLIERS in self.plants):
+            return None
+        return self.plant_ids
 
     def plants_of(self, spec: TableSpec) -> list[str] | None:
         """The plants a run replaces in ``spec``: None for all (a network-wide table, or no limit)."""

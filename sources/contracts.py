@@ -466,6 +466,10 @@ _register(Contract(
 
 PLANT_FEEDS = tuple(c.feed for c in CONTRACTS.values() if c.scope == PLANT)
 SUPPLIER_FEEDS = tuple(c.feed for c in CONTRACTS.values() if c.scope == SUPPLIER)
+#: Plant master feeds a supplier drop can carry rows of: the ship-to plants its feeds reference, which its
+#: mapping declares or derives (landed into those plants' slices).
+SHIP_TO_MASTERS = frozenset(master for feed in SUPPLIER_FEEDS for _, master in CONTRACTS[feed].references
+                            if CONTRACTS[master].scope == PLANT)
 
 
 def contract(feed: str) -> Contract:

@@ -191,6 +191,17 @@ def jars_named(fragment: str) -> list[str]:
     return listed + cached
 
 
+#: Why a test needing io.delta:delta-spark skips here.
+NO_DELTA_SPARK = ("delta-spark jars are not available: Maven (repo1.maven.org), the only source of "
+                  "io.delta:delta-spark, is unreachable from this machine and Ivy's cache has none")
+
+
+def skip_without_delta_spark() -> None:
+    """Skip the test, naming what is missing, unless spark.jars.packages can fetch delta-spark or a jar is here."""
+    if not maven_reachable() and not jars_named("delta-spark"):
+        pytest.skip(NO_DELTA_SPARK)
+
+
 @pytest.fixture
 def installed_mappings(tmp_path, monkeypatch):
     """Install mappings for this test: ``install(mapping, ...)`` writes each (a dict of the mapping language) as

@@ -44,7 +44,7 @@ from lakehouse.hive_compat import patch_pyhive
 from lakehouse.serve import COPIES, DELTA, FILES, LINKS, SnapshotViews, file_list_source, snapshot_route
 from lakehouse.settings import Settings, home_environment
 from orchestration.cli import app
-from tests.conftest import TEST_BUCKET, jars_named, maven_reachable
+from tests.conftest import TEST_BUCKET, jars_named, skip_without_delta_spark
 from tests.servers import free_port, listening, outside_address, stop, venv_command
 
 
@@ -462,9 +462,7 @@ def run_route_probe(lake_uri: str, tmp_path: Path, route: str, env: dict[str, st
 
 @pytest.mark.spark
 def test_the_delta_route_reads_version_as_of_where_delta_spark_is(tmp_path):
-    if not maven_reachable() and not jars_named("delta-spark"):
-        pytest.skip("delta-spark jars are not available: Maven (repo1.maven.org), the only source of "
-                    "io.delta:delta-spark, is unreachable from this machine and Ivy's cache has none")
+    skip_without_delta_spark()
     run_route_probe(str(tmp_path / "lake"), tmp_path, DELTA, {"PLANTLAKE_SPARK_DELTA": "true"})
 
 

@@ -17,7 +17,7 @@ from lakehouse import bridge, storage
 from lakehouse.errors import PartitionValueError, SchemaMismatchError
 from lakehouse.settings import Settings
 from lakehouse.spark import base_config
-from tests.conftest import jars_named, maven_reachable
+from tests.conftest import NO_DELTA_SPARK, skip_without_delta_spark
 from tests.lakedata import READINGS, START, readings, sorted_rows
 
 D1, D2 = START, START + dt.timedelta(days=1)
@@ -275,14 +275,9 @@ def test_spark_append_without_a_date(spark, lake):
     assert lake.read(READINGS).num_rows == 2 * readings(D1, ["P01"]).num_rows
 
 
-NO_DELTA_SPARK = ("delta-spark jars are not available: Maven is unreachable from this machine, so "
-                  "spark.jars.packages cannot fetch io.delta:delta-spark")
-
-
 def test_native_delta_read_where_delta_spark_jars_exist(tmp_path):
     """format("delta") needs the delta-spark jars, which only Maven serves: probe, then skip with the reason."""
-    if not maven_reachable() and not jars_named("delta-spark"):
-        pytest.skip(NO_DELTA_SPARK)
+    skip_without_delta_spark()
     probe = textwrap.dedent(
         """
         from lakehouse.spark import session, delta_configured

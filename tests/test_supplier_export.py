@@ -15,6 +15,7 @@ history is timed by ``make bench`` (bench/history.py, docs/testing.md).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -55,6 +56,35 @@ def day(values: pd.Series) -> pd.Series:
     return first.fillna(pd.to_datetime(values, format="%m/%d/%y", errors="coerce"))
 
 
+@contextlib.contextmanager
+def cli_in(home, env: dict[str, str]):
+    """The CLI as a user runs it on ``home``: its settings, no other lake, landing zone or tracking store."""
+    with environment(env), restored_environment(["MLFLOW_TRACKING_URI", "PLANTLAKE_LAKE_URI",
+                                                 "PLANTLAKE_LANDING_URI", "DAGSTER_HOME"]):
+        for name in ("MLFLOW_TRACKING_URI", "PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI"):
+            os.environ.pop(name, None)
+        os.environ["DAGSTER_HOME"] = str(home / "dagster")
+        yield
+
+
+def import_and_run(home, env: dict[str, str], name: str, night: dt.date, seed: int, changes: dict[str, str],
+                   *options: str):
+    """A later export of two rows delivered on ``night`` (``changes``: header -> value in both rows), imported and
+    run as history through the CLI on ``home``; the run's result."""
+    folder = home / name
+    folder.mkdir()
+    rows = scms.export_rows(2, night, night + dt.timedelta(days=3), 2, seed=seed)
+    for fields in rows:
+        for header, value in {**changes, "Delivered to Client Date": _dmy(night)}.items():
+            fields[scms.HEADERS.index(header)] = value
+    (folder / scms.EXPORT_NAME).write_bytes("\r".join([_line(list(scms.HEADERS)), *(_line(r) for r in rows)]
+                                                        ).encode("utf-8"))
+    with cli_in(home, env):
+        assert CliRunner().invoke(app, ["import", "--mapping", "scms_deliveries", "--source", str(folder)]
+                                  ).exit_code == 0
+        return CliRunner().invoke(app, ["run", "--date", night.isoformat(), "--history", *options])
+
+
 @pytest.fixture(scope="module")
 def onboarded(tmp_path_factory):
     home = tmp_path_factory.mktemp("scms")
@@ -75,11 +105,7 @@ def onboarded(tmp_path_factory):
     rates = scms.write_rates(home / "rates.csv", FIRST, LAST)
     env = {"PLANTLAKE_HOME": str(home), "PLANTLAKE_FIRST_DATE": "2011-06-01", "PLANTLAKE_FX_RATES": str(rates),
            "PLANTLAKE_LOG_LEVEL": "WARNING"}
-    with environment(env), restored_environment(["MLFLOW_TRACKING_URI", "PLANTLAKE_LAKE_URI",
-                                                 "PLANTLAKE_LANDING_URI", "DAGSTER_HOME"]):
-        for name in ("MLFLOW_TRACKING_URI", "PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI"):
-            os.environ.pop(name, None)
-        os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    with cli_in(home, env):
         imported = CliRunner().invoke(app, ["import", "--mapping", "scms_deliveries", "--source", str(source)])
         assert imported.exit_code == 0, imported.output
         # the CLI as a user runs it: a range is one run with one "materialization planned" event per asset
@@ -224,22 +250,8 @@ def test_a_run_of_the_suppliers_alone_adds_the_ship_to_plants_their_export_names
     """A later night ships to a country no delivery went to before, run as the landing sensor runs a supplier
     drop (``--plants suppliers``): its derived plant reaches silver.dim_plant, not only bronze."""
     home, env, _, _, _ = onboarded
-    night = LAST + dt.timedelta(days=5)
-    folder = home / "new-country"
-    rows = scms.export_rows(2, night, night + dt.timedelta(days=3), 2, seed=6)
-    for fields in rows:
-        fields[scms.HEADERS.index("Country")] = "Atlantis"
-        fields[scms.HEADERS.index("Delivered to Client Date")] = _dmy(night)
-    folder.mkdir()
-    (folder / scms.EXPORT_NAME).write_bytes("\r".join([_line(list(scms.HEADERS)), *(_line(r) for r in rows)]
-                                                        ).encode("utf-8"))
-    with environment(env), restored_environment(["PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI", "DAGSTER_HOME"]):
-        for name in ("PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI"):
-            os.environ.pop(name, None)
-        os.environ["DAGSTER_HOME"] = str(home / "dagster")
-        assert CliRunner().invoke(app, ["import", "--mapping", "scms_deliveries", "--source", str(folder)]
-                                  ).exit_code == 0
-        result = CliRunner().invoke(app, ["run", "--date", night.isoformat(), "--plants", "suppliers", "--history"])
+    result = import_and_run(home, env, "new-country", LAST + dt.timedelta(days=5), 6, {"Country": "Atlantis"},
+                            "--plants", "suppliers")
     assert result.exit_code == 0, result.output
     lake = lake_of(home)
     assert lake.count("silver.shipments", filters=[("plant_id", "=", "Atlantis")]) == 2
@@ -250,21 +262,7 @@ def test_a_run_of_the_suppliers_alone_adds_the_ship_to_plants_their_export_names
 def test_a_night_whose_rows_are_all_quarantined_fails_its_check_and_the_run(onboarded):
     home, env, raw, _, _ = onboarded
     night = LAST + dt.timedelta(days=1)
-    folder = home / "late"
-    rows = scms.export_rows(2, night, night + dt.timedelta(days=3), 2, seed=5)
-    for fields in rows:
-        fields[scms.HEADERS.index("Vendor")] = ""  # no supplier: required
-        fields[scms.HEADERS.index("Delivered to Client Date")] = _dmy(night)
-    path = folder / scms.EXPORT_NAME
-    folder.mkdir()
-    path.write_bytes("\r".join([_line(list(scms.HEADERS)), *(_line(r) for r in rows)]).encode("utf-8"))
-    with environment(env), restored_environment(["PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI", "DAGSTER_HOME"]):
-        for name in ("PLANTLAKE_LAKE_URI", "PLANTLAKE_LANDING_URI"):
-            os.environ.pop(name, None)
-        os.environ["DAGSTER_HOME"] = str(home / "dagster")
-        assert CliRunner().invoke(app, ["import", "--mapping", "scms_deliveries", "--source", str(folder)]
-                                  ).exit_code == 0
-        result = CliRunner().invoke(app, ["run", "--date", night.isoformat(), "--history"])
+    result = import_and_run(home, env, "late", night, 5, {"Vendor": ""})  # no supplier: required
     assert result.exit_code == 1, result.output
     assert f"suppliers/date={night}: 2 of 2 rows quarantined, most by rule required (2 rows)" in result.output
     assert "failed" in result.output

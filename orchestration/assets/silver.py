@@ -14,17 +14,12 @@ from orchestration import partitions
 from orchestration.metadata import asset_spec, materialized, skipped
 from orchestration.resources import LakeResource, NightScope, SparkResource
 from orchestration.spark_io import read, replace
-from sources.contracts import CONTRACTS, PLANT, SUPPLIER, contract
-from sources.landing import SUPPLIERS
+from sources.contracts import contract
 from sources.silver import DIMENSION_TABLES, EVENT_TABLES
 from transforms.silver import conform_events, latest_snapshot
 
 #: Feeds large enough for the executors to write Parquet in parallel (the rest go through Arrow).
 LARGE_FEEDS = {"telemetry"}
-#: Plant masters a supplier drop writes too (the ship-to plants it declares or derives): a run of the suppliers
-#: alone, as the landing sensor starts one, merges their dimension from every plant's rows of its nights.
-SUPPLIER_WRITTEN = {master for spec in CONTRACTS.values() if spec.scope == SUPPLIER
-                    for _, master in spec.references if CONTRACTS[master].scope == PLANT}
 
 
 def silver_asset(spec: TableSpec, feed: str, build: Callable[..., dg.MaterializeResult],
@@ -33,7 +28,7 @@ def silver_asset(spec: TableSpec, feed: str, build: Callable[..., dg.Materialize
 
     ``build(context, lake, rows, dates, plants)`` turns the bronze rows (a Spark frame) into ``spec``.
     """
-    bronze, c = contract(feed).bronze, CONTRACTS[feed]
+    bronze = contract(feed).bronze
 
     @dg.multi_asset(
         name=f"silver_{spec.table}",
@@ -43,9 +38,7 @@ def silver_asset(spec: TableSpec, feed: str, build: Callable[..., dg.Materialize
     )
     def _asset(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource, scope: NightScope):
         dates = partitions.dates(context)
-        plants = scope.plant_ids if c.scope == PLANT else None
-        if feed in SUPPLIER_WRITTEN and SUPPLIERS in scope.plants:
-            plants = None
+        plants = scope.plants_of_feed(feed)
         if plants == []:
             return skipped(spec)
         the_lake = lake.lake()
