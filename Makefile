@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml
 
 install: java $(STAMP)
 
+# The tests start dozens of Python processes that import the project: they keep its bytecode (and pytest its
+# rewritten test modules) in __pycache__ (git ignores it), also where the environment says PYTHONDONTWRITEBYTECODE.
+CACHED := env -u PYTHONDONTWRITEBYTECODE
+
 demo: install
 	$(BIN)/plantlake demo
 
@@ -33,12 +37,12 @@ demo: install
 # (tests/conftest.py, docs/testing.md). WORKERS=0 runs it in this one process.
 WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+	$(CACHED) $(BIN)/python -m pytest $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
 
 # The inner loop before a commit: ruff, then the tests that need no JVM, no server and no S3 (docs/testing.md).
 check: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not (spark or s3 or server or cluster or slow)"
+	$(CACHED) $(BIN)/python -m pytest -n 2 --dist loadfile -m "not (spark or s3 or server or cluster or slow)"
 
 ui: install
 	$(BIN)/plantlake ui

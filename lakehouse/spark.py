@@ -44,6 +44,12 @@ def base_config(settings: Settings) -> dict[str, str]:
         # trips per call, a good part of a small night's time (docs/configuration.md says how to turn it on).
         "spark.python.sql.dataFrameDebugging.enabled": "false",
     }
+    if not settings.spark_s3a:
+        # Reads hand Spark their files from the Delta log (lakehouse/bridge.py). Past 32 paths Spark checks them
+        # in a job of one task per file, each task decoding the whole Hadoop configuration (about 1,100 entries):
+        # on local or mounted storage the driver's own check costs a fraction of that. Through s3a each check
+        # is a request to the store, which Spark's parallel job spreads over the executors: left as it is.
+        config["spark.sql.sources.parallelPartitionDiscovery.threshold"] = "1000000"
     if settings.spark_jars:
         config["spark.jars"] = settings.spark_jars
     if settings.spark_delta:

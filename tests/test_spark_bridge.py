@@ -14,6 +14,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from lakehouse import bridge, storage
+from lakehouse.delta import Lake
 from lakehouse.errors import PartitionValueError, SchemaMismatchError
 from lakehouse.settings import Settings
 from lakehouse.spark import base_config
@@ -130,6 +131,9 @@ def test_settings_choose_master_delta_and_s3a():
     assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
     assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
     assert conf["spark.sql.shuffle.partitions"] == "16"
+    # through s3a each file check is a request: Spark's parallel check stays (a local lake: the driver's own)
+    assert "spark.sql.sources.parallelPartitionDiscovery.threshold" not in conf
+    assert base_config(Settings.from_env({}))["spark.sql.sources.parallelPartitionDiscovery.threshold"] == "1000000"
 
 
 def test_read_follows_the_snapshot_through_append_overwrite_and_compaction(spark, lake):
@@ -158,6 +162,23 @@ def test_read_uses_the_file_list_locally_and_arrow_on_s3_without_s3a(spark, lake
     else:
         assert bridge.reaches_files(lake)
         assert "FileScan parquet" in plan and "PartitionFilters" in plan
+
+
+def test_a_read_of_many_local_files_checks_them_without_a_spark_job(spark, tmp_path):
+    """A range of nights is a file list longer than Spark's 32 (spark.sql.sources.parallelPartitionDiscovery.threshold):
+    on local storage the driver checks the files itself instead of in a job of a task per file."""
+    lake = Lake(str(tmp_path / "lake"), Settings.from_env())
+    nights = [START + dt.timedelta(days=i) for i in range(40)]
+    lake.append(READINGS, pa.concat_tables(readings(night, ["P01"]) for night in nights))
+    assert len(lake.delta_table(READINGS).file_uris()) == 40
+    group = f"many-files-{tmp_path.name}"
+    spark.sparkContext.setJobGroup(group, "the read alone")
+    try:
+        df = bridge.read_table(spark, lake, READINGS)
+        assert spark.sparkContext.statusTracker().getJobIdsForGroup(group) == []
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    assert spark_rows(df) == sorted_rows(lake.read(READINGS))
 
 
 def test_a_table_read_as_empty_has_the_catalogs_types_and_needs_no_python_worker(spark, lake):
