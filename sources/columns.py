@@ -191,7 +191,7 @@ def map_columns(
             chosen[cmap.to] = header
     fed = set(chosen) | set(sources.constants) | set(sources.unknown)
     fed |= {t for t, o in sources.same_as.items() if o in fed}
-    missing = [f.name for f in contract.fields if f.required and f.name not in fed]
+    missing = [name for name in contract.required if name not in fed]
     if unknown or missing:
         return Mapped(None, unknown, missing)
 

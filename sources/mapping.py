@@ -267,9 +267,9 @@ class Mapping(BaseModel):
         fed = {m.to for m in columns.values()} | {c.to if isinstance(c, ColumnMap) else c
                                                   for c in fmap.columns.values()}
         fed |= {*constants, *fmap.constants, *fmap.same_as, *fmap.unknown}
-        unsaid = [f.name for f in spec.fields if f.required and f.name not in fed]
-        _refuse_unknown(spec, [n for n in unsaid if n not in spec.may_be_unknown],
-                        f"{feed}: {{columns}} must come from a column of {fmap.from_feed} or from constants:")
+        unsaid = [name for name in spec.required if name not in fed]
+        _refuse_unknown(spec, unsaid, f"{feed}: {{columns}} must come from a column of {fmap.from_feed} or from "
+                                      "constants:")
         return fmap.model_copy(update={
             "file": fmap.file or f"{feed}.derived.*", "columns": {**columns, **fmap.columns},
             "constants": {**constants, **fmap.constants}, "ignore_unmapped": True,
@@ -352,8 +352,7 @@ class Mapping(BaseModel):
             said = sorted(set(fmap.unknown) & (mapped | set(fmap.constants) | set(fmap.same_as)))
             if said:
                 raise ValueError(f"{feed}: {', '.join(said)} both unknown and given a source")
-            _refuse_unknown(spec, [n for n in fmap.unknown if n not in spec.may_be_unknown],
-                            f"{feed}: unknown: {{columns}} cannot be unknown")
+            _refuse_unknown(spec, fmap.unknown, f"{feed}: unknown: {{columns}} cannot be unknown")
         for feed, rows in self.master.items():
             spec = self._reference_feed(feed, "master rows")
             for row in rows:
@@ -381,8 +380,8 @@ class Mapping(BaseModel):
             if spec.natural_key[0] not in how.columns:
                 raise ValueError(f"derive {feed}: its key {spec.natural_key[0]} must come from a column of "
                                  f"{how.from_feed}")
-            _refuse_unknown(spec, [f.name for f in spec.fields if f.required and not f.may_be_unknown
-                                   and f.name not in how.columns and f.name not in how.constants],
+            _refuse_unknown(spec, [name for name in spec.required if name not in how.columns
+                                   and name not in how.constants],
                             f"derive {feed}: {{columns}} must come from a column of {how.from_feed} or from constants:")
         return self
 
@@ -437,11 +436,13 @@ class Mapping(BaseModel):
 
 
 def _refuse_unknown(spec: Contract, columns: list[str], what: str) -> None:
-    """Columns a mapping would leave unknown that the contract requires a value for: refused as it loads."""
-    if columns:
-        allowed = ", ".join(spec.may_be_unknown) or "none"
-        raise ValueError(what.format(columns=", ".join(columns)) + f" (the {spec.feed} contract does not allow "
-                         f"them to be unknown; the columns it allows to be unknown are: {allowed})")
+    """Of the columns a mapping would leave unknown, those the contract requires a value for: refused as it loads."""
+    allowed = spec.may_be_unknown
+    refused = [name for name in columns if name not in allowed]
+    if refused:
+        raise ValueError(what.format(columns=", ".join(refused)) + f" (the {spec.feed} contract does not allow "
+                         "them to be unknown; the columns it allows to be unknown are: "
+                         f"{', '.join(allowed) or 'none'})")
 
 
 def _check_column(feed: str, cmap: ColumnMap, target) -> None:
