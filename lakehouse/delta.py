@@ -90,7 +90,20 @@ def _scan(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | Non
     return rows if columns is None else rows.select(columns)
 
 
-def _count_values(batches, column: str) -> dict[Any, int]:
+def count_values(dataset: ds.Dataset, column: str, filters: Filters | None = None) -> dict[Any, int]:
+    """Rows per value of ``column`` among the rows of ``dataset`` (a snapshot already opened) matching
+    ``filters``, read batch by batch: that one column (and the filters' own) in bounded memory."""
+    expression = pq.filters_to_expression(filters) if filters else None
+    try:
+        return _tally(dataset.to_batches(columns=[column], filter=expression), column)
+    except pa.ArrowNotImplementedError:  # string_view files: see _scan
+        if expression is None:
+            raise
+    wanted = list(dict.fromkeys([column, *_filter_columns(filters)]))
+    return _tally((pa.Table.from_batches([b]).filter(expression) for b in dataset.to_batches(columns=wanted)), column)
+
+
+def _tally(batches, column: str) -> dict[Any, int]:
     counts: collections.Counter = collections.Counter()
     for batch in batches:
         for item in pc.value_counts(batch.column(column)).to_pylist():
@@ -429,17 +442,7 @@ class Lake:
         network's telemetry is counted per plant in bounded memory.
         """
         dataset = self.dataset(self.spec(table), None, filters, missing_ok=True)
-        if dataset is None:
-            return {}
-        expression = pq.filters_to_expression(filters) if filters else None
-        try:
-            return _count_values(dataset.to_batches(columns=[column], filter=expression), column)
-        except pa.ArrowNotImplementedError:  # string_view files: see _scan
-            if expression is None:
-                raise
-        wanted = list(dict.fromkeys([column, *_filter_columns(filters)]))
-        batches = (pa.Table.from_batches([b]).filter(expression) for b in dataset.to_batches(columns=wanted))
-        return _count_values(batches, column)
+        return {} if dataset is None else count_values(dataset, column, filters)
 
     @_explained
     def head(self, table: TableRef, rows: int = 10, *, filters: Filters | None = None) -> pa.Table:

@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from lakehouse.catalog import TableSpec
-from lakehouse.delta import Lake
+from lakehouse.delta import Lake, count_values
 from lakehouse.settings import Settings
 from lakehouse.slices import Slices
 from lakehouse.storage import is_s3
@@ -160,8 +160,9 @@ def partition_metadata(lake: Lake, spec: TableSpec, nights: Iterable[str]) -> di
     column = spec.partition_by[0]
     value_of = {night: period(spec, night) for night in nights}
     values = sorted(set(value_of.values()))
-    counts = lake.value_counts(spec, column, filters=[(column, "in", values)])
-    dataset = lake.dataset(spec, filters=[(column, "in", values)], missing_ok=True)
+    of_nights = [(column, "in", values)]
+    dataset = lake.dataset(spec, filters=of_nights, missing_ok=True)  # counts and previews: one snapshot
+    counts = {} if dataset is None else count_values(dataset, column, of_nights)
     previews = {value: preview(_head(lake, spec, dataset, [(column, "=", value)])) for value in values}
     return {night: {"dagster/row_count": dg.MetadataValue.int(counts.get(value, 0)), "preview": previews[value]}
             for night, value in value_of.items()}
