@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+#: Spark checks a read's files on the driver up to this many paths; past them, in a job of one task per file.
+DRIVER_FILE_CHECKS = ("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000000")
 
 
 def base_config(settings: Settings) -> dict[str, str]:
@@ -49,7 +51,7 @@ def base_config(settings: Settings) -> dict[str, str]:
         # in a job of one task per file, each task decoding the whole Hadoop configuration (about 1,100 entries):
         # on local or mounted storage the driver's own check costs a fraction of that. Through s3a each check
         # is a request to the store, which Spark's parallel job spreads over the executors: left as it is.
-        config["spark.sql.sources.parallelPartitionDiscovery.threshold"] = "1000000"
+        config.update([DRIVER_FILE_CHECKS])
     if settings.spark_jars:
         config["spark.jars"] = settings.spark_jars
     if settings.spark_delta:

@@ -64,7 +64,8 @@ WRITTEN = [OEE, catalog.get("gold.maintenance_alerts"), catalog.get("gold.plant_
 UNWRITTEN = catalog.get("gold.oee_daily")
 #: Written to the S3 lake, whose server serves the ops layer too.
 OPS = catalog.get("ops.run_failures")
-#: The operator's entry on the local server (PLANTLAKE_SPARK_CONF) for a property serve sets itself (to 100000).
+#: The operator's entry on the local server (PLANTLAKE_SPARK_CONF) for a property serve sets itself
+#: (lakehouse.spark.DRIVER_FILE_CHECKS).
 OPERATOR_CONF = ("spark.sql.sources.parallelPartitionDiscovery.threshold", "12345")
 #: What PyHive's cursor.description says for each catalog type.
 THRIFT_TYPES = {STRING: "STRING_TYPE", INT32: "INT_TYPE", INT64: "BIGINT_TYPE", FLOAT64: "DOUBLE_TYPE",
