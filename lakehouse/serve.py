@@ -53,7 +53,7 @@ from lakehouse.delta import Lake
 from lakehouse.errors import LakeError, TableNotFoundError
 from lakehouse.glue import HIVE_TYPES
 from lakehouse.settings import Settings
-from lakehouse.spark import DRIVER_FILE_CHECKS
+from lakehouse.spark import DRIVER_FILE_CHECKS, JAVA_OPTIONS
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def server_config(host: str, port: int, workdir: Path) -> dict[str, str]:
         "spark.hadoop.hive.downloaded.resources.dir": str(hive / "resources"),
         "spark.hadoop.hive.querylog.location": str(hive / "querylog"),
         "spark.hadoop.hive.server2.logging.operation.log.location": str(hive / "operation-logs"),
-        "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={workdir / 'derby.log'}",
+        JAVA_OPTIONS: f"-Dderby.stream.error.file={workdir / 'derby.log'}",
         # A BI query checks its view's files on the driver, not in a Spark job per query, also through s3a.
         DRIVER_FILE_CHECKS[0]: DRIVER_FILE_CHECKS[1],
         "spark.sql.ui.retainedExecutions": "200",
