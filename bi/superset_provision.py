@@ -15,8 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
+from typing import TYPE_CHECKING
 
-from superset_api import Superset
+if TYPE_CHECKING:  # the API client needs Superset's environment; the table list (bi/up.sh, the tests) does not
+    from superset_api import Superset
 
 log = logging.getLogger("superset_provision")
 
@@ -43,6 +46,13 @@ LATEST = {
                                 "WHERE date = (SELECT max(date) FROM gold.plant_supply_risk)",
 }
 PHYSICAL = ("savings_forecast", "realized_savings")
+
+
+def tables_read() -> list[str]:
+    """Every gold table a chart reads, from the datasets' SQL and the physical datasets: bi/up.sh checks that
+    each is written before it starts a server (a chart on a missing table has no rows)."""
+    sql = " ".join([OEE_VS_TARGET_SQL, *LATEST.values()])
+    return sorted(set(re.findall(r"\bgold\.(\w+)", sql)) | set(PHYSICAL))
 
 
 def sql_metric(label: str, expression: str) -> dict:
@@ -201,9 +211,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8088")
     parser.add_argument("--user", default="admin")
-    parser.add_argument("--password", required=True)
+    parser.add_argument("--password")
     parser.add_argument("--hive-uri", default="hive://bi@127.0.0.1:10000/gold")
+    parser.add_argument("--tables", action="store_true", help="print the gold tables the charts read, then stop")
     args = parser.parse_args()
+    if args.tables:
+        print(" ".join(f"gold.{name}" for name in tables_read()))
+        return
+    if not args.password:
+        parser.error("--password is required to provision")
+    from superset_api import Superset
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     dashboard = provision(Superset(args.url, args.user, args.password), args.hive_uri)
     print(f"dashboard: {args.url}/superset/dashboard/{DASHBOARD_SLUG}/ (id {dashboard})")

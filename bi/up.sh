@@ -56,14 +56,14 @@ if ! .venv/bin/python -c "import sys; from lakehouse.delta import Lake; sys.exit
     say "the lake at $PLANTLAKE_HOME has no gold tables yet: running plantlake demo"
     .venv/bin/plantlake demo
 fi
-# Every table a chart reads (bi/superset_provision.py) must be written, or its chart has no rows. The alert tables
-# are written only once a failure model has passed the promotion gate: say so before starting any server.
-.venv/bin/python - <<'EOF' || exit 1
+# Every table a chart reads (bi/superset_provision.py --tables) must be written, or its chart has no rows. The alert
+# tables are written only once a failure model has passed the promotion gate: say so before starting any server.
+needed=$("$VENV_BI/bin/python" bi/superset_provision.py --tables)
+.venv/bin/python - $needed <<'EOF' || exit 1
 import sys
 from lakehouse.delta import Lake
 lake = Lake()
-needed = ["gold.oee_plant_daily", "gold.oee_daily", "gold.plant_supply_risk", "gold.maintenance_alerts",
-          "gold.savings_forecast", "gold.realized_savings"]
+needed = sys.argv[1:]
 missing = [name for name in needed if not lake.exists(name)]
 if missing:
     print(f"\nThe dashboard's charts would have no rows: {', '.join(missing)} not written yet.", file=sys.stderr)

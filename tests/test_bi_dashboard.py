@@ -1,0 +1,95 @@
+"""The plant manager's dashboard (bi/superset_provision.py) against the catalog, without Superset.
+
+``make bi`` provisions the dashboard into a real Superset and checks that every chart returns data
+(docs/bi.md); it is not part of ``make test`` (Superset's own environment takes minutes to
+install). What can drift without it is checked here: every table a chart reads is a gold table of
+the catalog, ``--tables`` (what bi/up.sh checks before it starts a server) names exactly those, and
+every column a chart selects, groups by or computes a metric from is a column of its dataset.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakehouse import catalog
+
+BI = Path(__file__).resolve().parents[1] / "bi"
+sys.path.insert(0, str(BI))
+import superset_provision as dashboard  # noqa: E402  (bi/ is a folder of scripts, not a package)
+
+#: The columns of the one dataset that is not a gold table's own rows (its SELECT names them).
+OEE_VS_TARGET = {"date", "series", "oee", "planned_minutes"}
+
+
+def columns_of_datasets() -> dict[str, set[str]]:
+    """Each dataset's columns: a physical dataset or a ``SELECT *`` over one gold table has that table's."""
+    out = {name: set(catalog.get(f"gold.{name}").column_names) for name in dashboard.PHYSICAL}
+    for name, sql in dashboard.LATEST.items():
+        (table,) = set(re.findall(r"\bgold\.(\w+)", sql))
+        out[name] = set(catalog.get(f"gold.{table}").column_names)
+    out["oee_vs_target"] = OEE_VS_TARGET
+    return out
+
+
+def referenced(chart: dict) -> set[str]:
+    """The column names a chart's query uses: its columns and the identifiers of its SQL metrics."""
+    names = set()
+    for column in chart["query"]["columns"]:
+        names.add(column["sqlExpression"] if isinstance(column, dict) else column)
+    for metric in chart["query"]["metrics"]:
+        # identifiers not followed by "(" (SUM, MAX are functions) and not inside quotes
+        names.update(re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", metric["sqlExpression"]))
+    return names
+
+
+def test_every_table_a_chart_reads_is_a_gold_table():
+    tables = dashboard.tables_read()
+    assert tables, "the dashboard reads no table?"
+    for name in tables:
+        assert catalog.get(f"gold.{name}").layer == "gold", name
+    every_sql = " ".join([dashboard.OEE_VS_TARGET_SQL, *dashboard.LATEST.values()])
+    assert set(re.findall(r"\bgold\.(\w+)", every_sql)) <= set(tables)
+    assert set(dashboard.PHYSICAL) <= set(tables)
+
+
+def test_up_sh_checks_the_tables_the_charts_read():
+    printed = subprocess.run([sys.executable, str(BI / "superset_provision.py"), "--tables"], check=True,
+                             capture_output=True, text=True).stdout.split()
+    assert printed == [f"gold.{name}" for name in dashboard.tables_read()]
+    assert "superset_provision.py --tables" in (BI / "up.sh").read_text()
+
+
+def test_every_column_a_chart_uses_is_in_its_dataset():
+    datasets = columns_of_datasets()
+    ids = {name: number for number, name in enumerate(datasets)}
+    charts = dashboard.charts(ids)
+    assert len(charts) == 6
+    for chart in charts:
+        dataset = next(name for name, number in ids.items() if number == chart["dataset"])
+        missing = referenced(chart) - datasets[dataset]
+        assert not missing, f"{chart['slice_name']!r} uses {sorted(missing)}, not columns of {dataset}"
+
+
+def test_a_renamed_column_is_caught():
+    datasets = columns_of_datasets()
+    datasets["savings_forecast"].discard("projected_month_saving_eur")
+    ids = {name: number for number, name in enumerate(datasets)}
+    broken = [c for c in dashboard.charts(ids)
+              if referenced(c) - datasets[next(n for n, i in ids.items() if i == c["dataset"])]]
+    assert [c["slice_name"] for c in broken] == ["Savings forecast per plant and month (EUR)"]
+
+
+def test_provisioning_needs_a_password():
+    result = subprocess.run([sys.executable, str(BI / "superset_provision.py")], capture_output=True, text=True)
+    assert result.returncode == 2 and "--password is required" in result.stderr
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _bi_path():
+    yield
+    sys.path.remove(str(BI))
