@@ -15,6 +15,7 @@ from lakehouse import catalog
 from lakehouse.delta import VACUUM_RETENTION_HOURS, Lake
 from lakehouse.errors import LakeError
 from lakehouse.settings import get_settings
+from orchestration.demo_network import DemoNetwork
 from sources.importer import import_export
 from sources.simulator.cli import simulate
 
@@ -273,14 +274,15 @@ def sql(
 
 @app.command()
 def demo(
-    plants: Annotated[int, typer.Option(help="Plants in the demo network.")] = 3,
-    machines_per_plant: Annotated[int, typer.Option(help="Machines per plant.")] = 20,
-    suppliers: Annotated[int, typer.Option(help="Suppliers.")] = 50,
+    plants: Annotated[int, typer.Option(help="Plants in the demo network.")] = DemoNetwork.plants,
+    machines_per_plant: Annotated[int, typer.Option(help="Machines per plant.")] = DemoNetwork.machines_per_plant,
+    suppliers: Annotated[int, typer.Option(help="Suppliers.")] = DemoNetwork.suppliers,
     days: Annotated[int, typer.Option(
-        help="Nights to simulate and process, ending yesterday (the models need about 40 to train).")] = 45,
+        help="Nights to simulate and process, ending yesterday (fewer may leave the first failure model short of "
+             "the promotion gate, and the demo without alerts).")] = DemoNetwork.days,
 ) -> None:
     """Simulate a small network, land and process every night, train and score, and show what was built."""
-    from orchestration.demo import DemoNetwork, run_demo
+    from orchestration.demo import run_demo
 
     network = DemoNetwork(
         plants=plants,

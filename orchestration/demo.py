@@ -10,7 +10,6 @@ import datetime as dt
 import logging
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -31,6 +30,7 @@ from ml.tables import (
     REALIZED_SAVINGS,
     SAVINGS_FORECAST,
 )
+from orchestration.demo_network import DemoNetwork
 from orchestration.metadata import key
 from orchestration.runs import failures, retrain, run_nights
 from sources.simulator import SimulationConfig, simulate
@@ -39,20 +39,6 @@ log = logging.getLogger(__name__)
 
 SCORING = [key(spec) for spec in (FAILURE_RISK, MAINTENANCE_ALERTS, SAVINGS_FORECAST, ALERT_OUTCOMES,
                                    REALIZED_SAVINGS, MODEL_MONITOR, FEATURE_DRIFT)]
-
-
-@dataclass(frozen=True)
-class DemoNetwork:
-    plants: int = 3
-    machines_per_plant: int = 20
-    suppliers: int = 50
-    locations: int = 200
-    # enough failures to train on (7-day labels, a 10-day holdout, a 7-day gap) and for the first failure model to
-    # pass the promotion gate whatever the day: on 45 nights that depended on the day the demo ran (docs/models.md)
-    days: int = 60
-    telemetry_interval_s: int = 600  # 10-minute readings keep the demo within minutes
-    scored_days: int = 14
-    seed: int = 42
 
 
 def nights(days: int, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -236,7 +222,8 @@ def _show(console: Console, title: str, con: duckdb.DuckDBPyConnection, sql: str
     console.print(table)
 
 
-def run_demo(console: Console, network: DemoNetwork = DemoNetwork()) -> bool:
+def run_demo(console: Console, network: DemoNetwork | None = None) -> bool:
+    network = network or DemoNetwork()
     # The demo narrates through the console; per-drop and per-check logs stay in the Dagster UI.
     logging.getLogger().setLevel(logging.WARNING)
     settings = get_settings()

@@ -41,6 +41,21 @@ def test_every_command_has_help(name):
     assert "Usage" in result.output
 
 
+def test_the_demo_command_runs_the_demo_network_by_default():
+    """`make demo` and `make bi` run `plantlake demo` without options: its network must be the one the docs
+    describe and the promotion gate was sized for (orchestration/demo_network.py), not a copy of older numbers."""
+    import dataclasses
+
+    import typer.main
+
+    from orchestration.demo_network import DemoNetwork
+
+    params = {p.name: p.default for p in typer.main.get_command(app).commands["demo"].params}
+    defaults = {f.name: f.default for f in dataclasses.fields(DemoNetwork)}
+    assert params == {name: defaults[name] for name in ("plants", "machines_per_plant", "suppliers", "days")}
+    assert params["days"] == 60  # README: "the 60 nights up to yesterday"
+
+
 def test_settings_masks_secrets(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "super-secret-value")
     result = runner.invoke(app, ["settings"])
