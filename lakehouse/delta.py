@@ -73,34 +73,50 @@ def _filter_columns(filters: Filters) -> list[str]:
     return list(dict.fromkeys(name for group in filter_groups(filters) for name, _, _ in group))
 
 
-def _scan(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | None) -> pa.Table:
-    """``dataset`` rows matching ``filters`` (pushed down into the scan, so files and row groups are skipped).
+def _matching(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | None, collect):
+    """``collect(scanner, finish)`` over the rows of ``dataset`` matching ``filters``: ``finish`` turns a table the
+    scanner read into the rows and ``columns`` asked for.
 
-    delta-rs merges write string columns as ``string_view``, and pyarrow's scan cannot compare
-    those with a string literal; for such files the rows are read and then filtered in memory.
+    The filters are pushed down into the scan, so files and row groups are skipped. delta-rs merges write string
+    columns as ``string_view``, and pyarrow's scan cannot compare those with a string literal; for such files
+    ``collect`` runs again from the start on a scanner of the filters' columns too, and ``finish`` filters in memory.
     """
     expression = pq.filters_to_expression(filters) if filters else None
     try:
-        return dataset.to_table(columns=columns, filter=expression)
+        return collect(dataset.scanner(columns=columns, filter=expression), lambda rows: rows)
     except pa.ArrowNotImplementedError:
         if expression is None:
             raise
     wanted = None if columns is None else list(dict.fromkeys([*columns, *_filter_columns(filters)]))
-    rows = dataset.to_table(columns=wanted).filter(expression)
-    return rows if columns is None else rows.select(columns)
+
+    def finish(rows: pa.Table) -> pa.Table:
+        rows = rows.filter(expression)
+        return rows if columns is None else rows.select(columns)
+
+    return collect(dataset.scanner(columns=wanted), finish)
+
+
+def _scan(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | None) -> pa.Table:
+    """``dataset`` rows matching ``filters``, as one table."""
+    return _matching(dataset, columns, filters, lambda scanner, finish: finish(scanner.to_table()))
 
 
 def count_values(dataset: ds.Dataset, column: str, filters: Filters | None = None) -> dict[Any, int]:
     """Rows per value of ``column`` among the rows of ``dataset`` (a snapshot already opened) matching
     ``filters``, read batch by batch: that one column (and the filters' own) in bounded memory."""
+    return _matching(dataset, [column], filters, lambda scanner, finish: _tally(
+        (finish(pa.Table.from_batches([batch])) for batch in scanner.to_batches()), column))
+
+
+def head_of(dataset: ds.Dataset, rows: int, filters: Filters | None = None) -> pa.Table:
+    """The first ``rows`` rows of ``dataset`` (a snapshot already opened) matching ``filters``, for previews."""
     expression = pq.filters_to_expression(filters) if filters else None
     try:
-        return _tally(dataset.to_batches(columns=[column], filter=expression), column)
-    except pa.ArrowNotImplementedError:  # string_view files: see _scan
-        if expression is None:
-            raise
-    wanted = list(dict.fromkeys([column, *_filter_columns(filters)]))
-    return _tally((pa.Table.from_batches([b]).filter(expression) for b in dataset.to_batches(columns=wanted)), column)
+        # No read-ahead: with its defaults pyarrow decodes several whole row groups of several
+        # files first (gigabytes for a preview of a full-network night; docs/performance.md).
+        return dataset.head(rows, filter=expression, batch_readahead=0, fragment_readahead=0)
+    except pa.ArrowNotImplementedError:  # string_view files: see _matching
+        return _scan(dataset, None, filters).slice(0, rows)
 
 
 def _tally(batches, column: str) -> dict[Any, int]:
@@ -449,15 +465,7 @@ class Lake:
         """The first ``rows`` rows matching ``filters`` (for previews)."""
         spec = self.spec(table)
         dataset = self.dataset(spec, None, filters, missing_ok=True)
-        if dataset is None:
-            return spec.schema.empty_table()
-        try:
-            # No read-ahead: with its defaults pyarrow decodes several whole row groups of several
-            # files first (gigabytes for a preview of a full-network night; docs/performance.md).
-            expression = pq.filters_to_expression(filters) if filters else None
-            return dataset.head(rows, filter=expression, batch_readahead=0, fragment_readahead=0)
-        except pa.ArrowNotImplementedError:  # string_view files: see _scan
-            return _scan(dataset, None, filters).slice(0, rows)
+        return spec.schema.empty_table() if dataset is None else head_of(dataset, rows, filters)
 
     @_explained
     def dataset(self, table: TableRef, version=None, filters: Filters | None = None, missing_ok: bool = False):

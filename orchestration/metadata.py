@@ -12,11 +12,9 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from lakehouse.catalog import TableSpec
-from lakehouse.delta import Lake, count_values
+from lakehouse.delta import Lake, count_values, head_of
 from lakehouse.settings import Settings
 from lakehouse.slices import Slices
 from lakehouse.storage import is_s3
@@ -162,20 +160,13 @@ def partition_metadata(lake: Lake, spec: TableSpec, nights: Iterable[str]) -> di
     values = sorted(set(value_of.values()))
     of_nights = [(column, "in", values)]
     dataset = lake.dataset(spec, filters=of_nights, missing_ok=True)  # counts and previews: one snapshot
-    counts = {} if dataset is None else count_values(dataset, column, of_nights)
-    previews = {value: preview(_head(lake, spec, dataset, [(column, "=", value)])) for value in values}
+    if dataset is None:  # not written yet
+        counts, previews = {}, dict.fromkeys(values, preview(spec.schema.empty_table()))
+    else:
+        counts = count_values(dataset, column, of_nights)
+        previews = {value: preview(head_of(dataset, 10, [(column, "=", value)])) for value in values}
     return {night: {"dagster/row_count": dg.MetadataValue.int(counts.get(value, 0)), "preview": previews[value]}
             for night, value in value_of.items()}
-
-
-def _head(lake: Lake, spec: TableSpec, dataset: ds.Dataset | None, filters: list, rows: int = 10) -> pa.Table:
-    """The first ``rows`` rows matching ``filters`` from a snapshot already opened (``Lake.head`` opens one)."""
-    if dataset is None:
-        return spec.schema.empty_table()
-    try:
-        return dataset.head(rows, filter=pq.filters_to_expression(filters), batch_readahead=0, fragment_readahead=0)
-    except pa.ArrowNotImplementedError:  # files Lake.head reads another way (string_view)
-        return lake.head(spec, rows, filters=filters)
 
 
 def location(uri: str, settings: Settings) -> dg.MetadataValue:

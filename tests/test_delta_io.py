@@ -142,6 +142,7 @@ def test_filters_work_on_the_string_view_files_a_merge_writes(lake):
     assert sorted_rows(lake.read(READINGS, filters=wanted)) == sorted_rows(pa.Table.from_pylist(expected,
                                                                                                    rows.schema))
     assert lake.count(READINGS, filters=wanted) == len(expected)
+    assert lake.value_counts(READINGS, "plant_id", filters=wanted) == {"P02": len(expected)}
     assert set(lake.head(READINGS, 2, filters=wanted).column("plant_id").to_pylist()) == {"P02"}
     assert lake.read(READINGS, filters=wanted, columns=["value"]).column_names == ["value"]
 
