@@ -26,9 +26,10 @@ $(STAMP): pyproject.toml
 
 install: java $(STAMP)
 
-# The tests start dozens of Python processes that import the project: they keep its bytecode (and pytest its
-# rewritten test modules) in __pycache__ (git ignores it), also where the environment says PYTHONDONTWRITEBYTECODE.
-CACHED := env -u PYTHONDONTWRITEBYTECODE
+# Every target's Python processes keep the project's bytecode (and pytest its rewritten test modules) in
+# __pycache__ (git ignores it), also where the environment says PYTHONDONTWRITEBYTECODE: the tests start dozens of
+# processes that import the project, `make ui` and `make demo` a few, each of which would compile it again.
+unexport PYTHONDONTWRITEBYTECODE
 
 demo: install
 	$(BIN)/plantlake demo
@@ -37,12 +38,12 @@ demo: install
 # (tests/conftest.py, docs/testing.md). WORKERS=0 runs it in this one process.
 WORKERS ?= 2
 test: install
-	$(CACHED) $(BIN)/python -m pytest $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+	$(BIN)/python -m pytest $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
 
 # The inner loop before a commit: ruff, then the tests that need no JVM, no server and no S3 (docs/testing.md).
 check: $(STAMP)
 	$(BIN)/ruff check .
-	$(CACHED) $(BIN)/python -m pytest -n 2 --dist loadfile -m "not (spark or s3 or server or cluster or slow)"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not (spark or s3 or server or cluster or slow)"
 
 ui: install
 	$(BIN)/plantlake ui
