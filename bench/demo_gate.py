@@ -1,4 +1,4 @@
-"""The demo's promotion gate on the days it could run (not part of ``make bench``: about 2 minutes a day).
+"""The demo's promotion gate on the days it could run (not part of ``make bench``: a whole demo per day).
 
     python -m bench.demo_gate [--days 7] [--until YYYY-MM-DD] [--workdir DIR]
 

@@ -11,7 +11,7 @@ class DemoNetwork:
     suppliers: int = 50
     locations: int = 200
     # enough failures to train on (7-day labels, a 10-day holdout, a 7-day gap) and for the first failure model to
-    # pass the promotion gate: on 45 nights it missed on some days, on 60 it passed on each of 28 days measured
+    # pass the promotion gate: on 45 nights it missed on some days, on 60 it passed on every day measured
     # (python -m bench.demo_gate, docs/models.md)
     days: int = 60
     telemetry_interval_s: int = 600  # 10-minute readings keep the demo within minutes
