@@ -23,22 +23,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from rich.console import Console
+
 from bench.history import ROOT, home_env
 from bench.results import Machine, Row, append
+from lakehouse.settings import get_settings
+from orchestration import demo
+from orchestration.assets.models import FAILURE_MODEL_KEY
+from orchestration.demo_network import DemoNetwork
+from orchestration.runs import instance
 
 log = logging.getLogger("bench.demo_gate")
 
 
 def decide(today: dt.date) -> dict:
     """In this process's ``PLANTLAKE_HOME``: the demo as if run on ``today``, then the gate's decision."""
-    from rich.console import Console
-
-    from lakehouse.settings import get_settings
-    from orchestration import demo
-    from orchestration.assets.models import FAILURE_MODEL_KEY
-    from orchestration.demo_network import DemoNetwork
-    from orchestration.runs import instance
-
     network = DemoNetwork()
     start, end = demo.nights(network.days, today)
     console = Console(quiet=True)
@@ -55,10 +54,9 @@ def decide(today: dt.date) -> dict:
 
 def one_day(today: dt.date, home: Path) -> dict:
     """``decide`` in a process of its own: every day gets a new Spark session, Dagster instance and MLflow store."""
-    from orchestration.demo import nights
-    from orchestration.demo_network import DemoNetwork
-
-    first, _ = nights(DemoNetwork().days, today)
+    if home.exists():  # a second demo in one home would train a challenger against the first one's champion
+        raise SystemExit(f"{home} exists: give another --workdir")
+    first, _ = demo.nights(DemoNetwork().days, today)
     done = subprocess.run([sys.executable, "-m", "bench.demo_gate", "--as-of", today.isoformat()], cwd=ROOT,
                           env=home_env(home, first), capture_output=True, text=True)
     if done.returncode != 0:
@@ -94,7 +92,8 @@ def main() -> None:
             rows.append(Row("demo gate", f"demo run on {today}", "first failure model",
                             wall_s=round(time.perf_counter() - started, 1),
                             status="promoted" if outcome["promoted"] else "not promoted",
-                            detail=f"nights {outcome['first']}..{outcome['last']}: {outcome['decision']}"))
+                            detail=f"nights {outcome['first']}..{outcome['last']}: {outcome['decision']}"
+                                   + ("" if outcome["runs_succeeded"] else " (a run of the demo failed)")))
     append(rows, machine, **({"path": args.results} if args.results else {}))
     promoted = sum(row.status == "promoted" for row in rows)
     log.info("promoted on %d of %d days", promoted, len(rows))
