@@ -73,9 +73,9 @@ def _filter_columns(filters: Filters) -> list[str]:
     return list(dict.fromkeys(name for group in filter_groups(filters) for name, _, _ in group))
 
 
-def _matching(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | None, collect):
+def _matching(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | None, collect, **scan: Any):
     """``collect(scanner, finish)`` over the rows of ``dataset`` matching ``filters``: ``finish`` turns a table the
-    scanner read into the rows and ``columns`` asked for.
+    scanner read into the rows and ``columns`` asked for. ``scan`` holds the scanners' own options.
 
     The filters are pushed down into the scan, so files and row groups are skipped. delta-rs merges write string
     columns as ``string_view``, and pyarrow's scan cannot compare those with a string literal; for such files
@@ -83,7 +83,7 @@ def _matching(dataset: ds.Dataset, columns: list[str] | None, filters: Filters |
     """
     expression = pq.filters_to_expression(filters) if filters else None
     try:
-        return collect(dataset.scanner(columns=columns, filter=expression), lambda rows: rows)
+        return collect(dataset.scanner(columns=columns, filter=expression, **scan), lambda rows: rows)
     except pa.ArrowNotImplementedError:
         if expression is None:
             raise
@@ -93,7 +93,7 @@ def _matching(dataset: ds.Dataset, columns: list[str] | None, filters: Filters |
         rows = rows.filter(expression)
         return rows if columns is None else rows.select(columns)
 
-    return collect(dataset.scanner(columns=wanted), finish)
+    return collect(dataset.scanner(columns=wanted, **scan), finish)
 
 
 def _scan(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | None) -> pa.Table:
@@ -109,14 +109,24 @@ def count_values(dataset: ds.Dataset, column: str, filters: Filters | None = Non
 
 
 def head_of(dataset: ds.Dataset, rows: int, filters: Filters | None = None) -> pa.Table:
-    """The first ``rows`` rows of ``dataset`` (a snapshot already opened) matching ``filters``, for previews."""
-    expression = pq.filters_to_expression(filters) if filters else None
-    try:
-        # No read-ahead: with its defaults pyarrow decodes several whole row groups of several
-        # files first (gigabytes for a preview of a full-network night; docs/performance.md).
-        return dataset.head(rows, filter=expression, batch_readahead=0, fragment_readahead=0)
-    except pa.ArrowNotImplementedError:  # string_view files: see _matching
-        return _scan(dataset, None, filters).slice(0, rows)
+    """The first ``rows`` rows of ``dataset`` (a snapshot already opened) matching ``filters``, for previews.
+
+    No read-ahead: with its defaults pyarrow decodes several whole row groups of several files first
+    (gigabytes for a preview of a full-network night; docs/performance.md).
+    """
+    return _matching(dataset, None, filters, lambda scanner, finish: _first(rows, scanner, finish),
+                     batch_readahead=0, fragment_readahead=0)
+
+
+def _first(rows: int, scanner: ds.Scanner, finish) -> pa.Table:
+    """The first ``rows`` rows ``finish`` keeps, batch by batch: the scan stops once it has them."""
+    kept, found = [finish(scanner.projected_schema.empty_table())], 0
+    for batch in scanner.to_batches():
+        kept.append(finish(pa.Table.from_batches([batch])))
+        found += kept[-1].num_rows
+        if found >= rows:
+            break
+    return pa.concat_tables(kept).slice(0, rows)
 
 
 def _tally(batches, column: str) -> dict[Any, int]:
