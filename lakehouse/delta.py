@@ -104,8 +104,7 @@ def _scan(dataset: ds.Dataset, columns: list[str] | None, filters: Filters | Non
 def count_values(dataset: ds.Dataset, column: str, filters: Filters | None = None) -> dict[Any, int]:
     """Rows per value of ``column`` among the rows of ``dataset`` (a snapshot already opened) matching
     ``filters``, read batch by batch: that one column (and the filters' own) in bounded memory."""
-    return _matching(dataset, [column], filters, lambda scanner, finish: _tally(
-        (finish(pa.Table.from_batches([batch])) for batch in scanner.to_batches()), column))
+    return _matching(dataset, [column], filters, lambda scanner, finish: _tally(_finished(scanner, finish), column))
 
 
 def head_of(dataset: ds.Dataset, rows: int, filters: Filters | None = None) -> pa.Table:
@@ -121,12 +120,17 @@ def head_of(dataset: ds.Dataset, rows: int, filters: Filters | None = None) -> p
 def _first(rows: int, scanner: ds.Scanner, finish) -> pa.Table:
     """The first ``rows`` rows ``finish`` keeps, batch by batch: the scan stops once it has them."""
     kept, found = [finish(scanner.projected_schema.empty_table())], 0
-    for batch in scanner.to_batches():
-        kept.append(finish(pa.Table.from_batches([batch])))
-        found += kept[-1].num_rows
+    for part in _finished(scanner, finish):
+        kept.append(part)
+        found += part.num_rows
         if found >= rows:
             break
     return pa.concat_tables(kept).slice(0, rows)
+
+
+def _finished(scanner: ds.Scanner, finish):
+    """The scanner's batches one by one, each as a table through ``finish``: in bounded memory."""
+    return (finish(pa.Table.from_batches([batch])) for batch in scanner.to_batches())
 
 
 def _tally(batches, column: str) -> dict[Any, int]:
