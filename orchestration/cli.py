@@ -289,7 +289,7 @@ def demo(
         machines_per_plant=machines_per_plant,
         suppliers=suppliers,
         days=days,
-        locations=max(suppliers, 4 * suppliers),
+        locations=suppliers * DemoNetwork.locations // DemoNetwork.suppliers,  # the demo's locations per supplier
     )
     if not run_demo(console, network):
         raise typer.Exit(1)
